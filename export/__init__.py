@@ -1,0 +1,1 @@
+"""Training, data, quantization, exporters and the upstream checkpoint converter."""
