@@ -1,0 +1,253 @@
+"""The sliced Constant-Q transform (sliCQT) as plain real-valued tensor ops.
+
+Forward, for a signal ``x[B, C, N]``:
+
+1. cut ``S`` slices of ``sllen`` samples with hop ``sllen/2`` (the first starts ``sllen/2`` before
+   the signal; zeros outside it), multiply by the Tukey slice window;
+2. half-spectrum real DFT of each slice;
+3. one gather reads, for every frequency channel ``k`` and window slot, the spectrum bin it needs
+   (with the conjugate sign for mirrored bins) times the analysis window ``g_k``;
+4. per block of channels with equal length ``M_b``, an inverse complex DFT of length ``M_b``.
+
+Inverse: complex DFT of each block's coefficients, one gather that overlap-adds the weighted
+coefficient spectra (dual windows) into each slice's half spectrum, a real inverse DFT per slice,
+and overlap-add of the slices. The output equals the reference NSGT (``nsgt.NSGT_sliced`` with
+``real=True``) coefficient for coefficient, with slices and coefficients in its order.
+
+Block ``b`` is ``[B, C, F_b, S, T_b, 2]`` (real, imaginary). Nothing in forward or inverse depends
+on data values; shapes depend only on ``N``, so fixed-length graphs export to every runtime.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .configs import TransformConfig, transform_config
+from .dft import ComplexDFT, RealDFT, RealIDFT
+from .nsgt_design import SliCQDesign, design
+from .scales import make_scale
+
+
+def n_slices(n_samples: int, sllen: int) -> int:
+    """Number of slices the reference NSGT emits for ``n_samples`` (>= 1) samples."""
+    if n_samples < 1:
+        raise ValueError(f"need at least one sample, got {n_samples}")
+    quarters = -(-n_samples // (sllen // 4))
+    return (quarters + 1) // 2 + 1
+
+
+class SliCQT(nn.Module):
+    """Sliced NSGT with forward and exact inverse, exportable as one graph.
+
+    Args:
+        scale, bins, fmin, fmax, sample_rate, gamma: the frequency scale (see :mod:`.scales`).
+        dft: ``"fft"`` (rfft through ``view_as_real``; eager, ExecuTorch, TorchScript-lite) or
+            ``"matmul"`` (factored real matmuls; ONNX). Both give the same numbers.
+        dtype: float32 (default) or float64 working precision; the filterbank is designed in
+            float64 either way. Calling the module with another float dtype runs a cached copy
+            built at that precision.
+
+    Attributes:
+        sllen, trlen: slice and transition lengths in samples.
+        hop: ``sllen // 2``.
+        block_channels: ``[F_b]`` per block; block_lengths: ``[T_b]`` per block.
+        freqs: centre frequency (Hz) of each of the ``sum F_b`` channels (DC first, Nyquist last).
+    """
+
+    def __init__(
+        self,
+        scale: str = "bark",
+        bins: int = 262,
+        fmin: float = 32.9,
+        fmax: float = 22050.0,
+        sample_rate: float = 44100.0,
+        gamma: float = 15.0,
+        dft: str = "fft",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.config = TransformConfig(scale, int(bins), float(fmin), float(fmax),
+                                      float(sample_rate), float(gamma))
+        self.dft_mode = dft
+        d: SliCQDesign = design(make_scale(scale, fmin, fmax, bins, gamma), sample_rate)
+        self.sllen = d.sllen
+        self.trlen = d.trlen
+        self.hop = d.sllen // 2
+        self.sample_rate = float(sample_rate)
+        self.block_channels = [count for _, count, _ in d.blocks]
+        self.block_lengths = [m for _, _, m in d.blocks]
+        self.freqs = d.freqs.tolist()
+        self._n_slots = int(sum(f * m for f, m in zip(self.block_channels, self.block_lengths)))
+        self._dtype = dtype
+        self.slices_per_pass = 32
+
+        f64 = torch.float64
+        self.register_buffer("slice_window", torch.from_numpy(d.slice_window), persistent=False)
+        self.register_buffer("fwd_index", torch.from_numpy(d.fwd_index), persistent=False)
+        fwd_w = np.stack((d.fwd_weight_re, d.fwd_weight_im), axis=-1)
+        self.register_buffer("fwd_weight", torch.from_numpy(fwd_w), persistent=False)
+        self.register_buffer(
+            "inv_index", torch.from_numpy(d.inv_index.reshape(-1)), persistent=False
+        )
+        inv_w = np.stack((d.inv_weight_re, d.inv_weight_im), axis=-1)
+        self.register_buffer("inv_weight", torch.from_numpy(inv_w), persistent=False)
+        self.slice_dft = RealDFT(d.sllen, dft, f64)
+        self.slice_idft = RealIDFT(d.sllen, dft, f64)
+        lengths = sorted(set(self.block_lengths))
+        self.block_idft = nn.ModuleDict({str(m): ComplexDFT(m, True, dft, f64) for m in lengths})
+        self.block_dft = nn.ModuleDict({str(m): ComplexDFT(m, False, dft, f64) for m in lengths})
+        # float64 master copies: any later dtype change re-derives buffers from these exactly
+        self._master = {k: v.clone() for k, v in self.named_buffers() if v.is_floating_point()}
+        self._twins: dict[torch.dtype, SliCQT] = {}
+        self.to(dtype)
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_config(cls, config: str | TransformConfig, **kwargs) -> SliCQT:
+        """Build from a named configuration (``"xumx-rt"``, ``"tiny"``) or a TransformConfig."""
+        cfg = transform_config(config) if isinstance(config, str) else config
+        return cls(cfg.scale, cfg.bins, cfg.fmin, cfg.fmax, cfg.sample_rate, cfg.gamma, **kwargs)
+
+    def _apply(self, fn, recurse: bool = True):  # keep float64 buffers exact, not upcast
+        super()._apply(fn, recurse)
+        master = self.__dict__.get("_master")
+        if master:
+            for name, ref in master.items():
+                mod_name, _, leaf = name.rpartition(".")
+                mod = self.get_submodule(mod_name) if mod_name else self
+                cur = mod._buffers[leaf]
+                mod._buffers[leaf] = ref.to(device=cur.device, dtype=cur.dtype)
+            self._dtype = self.slice_window.dtype
+            self._twins = {}
+        return self
+
+    def _at(self, dtype: torch.dtype) -> SliCQT:
+        """This transform at working precision ``dtype`` (self, or a cached copy)."""
+        if dtype == self._dtype:
+            return self
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"SliCQT works on float32 or float64 signals, got {dtype}")
+        if dtype not in self._twins:
+            twins, self._twins = self._twins, {}
+            try:
+                twin = copy.deepcopy(self).to(dtype)
+            finally:
+                self._twins = twins
+            self._twins[dtype] = twin
+        return self._twins[dtype]
+
+    # ------------------------------------------------------------------ shapes
+    def n_slices(self, n_samples: int) -> int:
+        """Slices ``S`` for a signal of ``n_samples`` samples."""
+        return n_slices(n_samples, self.sllen)
+
+    def block_shapes(self, n_samples: int) -> list[tuple[int, int, int]]:
+        """``[(F_b, S, T_b)]`` of every block for a signal of ``n_samples`` samples."""
+        s = self.n_slices(n_samples)
+        return [(f, s, m) for f, m in zip(self.block_channels, self.block_lengths)]
+
+    @property
+    def n_channels(self) -> int:
+        """Frequency channels in all blocks (DC and Nyquist included)."""
+        return sum(self.block_channels)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """``x[B, C, N]`` (or any ``[..., N]``) -> list of blocks ``[..., F_b, S, T_b, 2]``."""
+        if x.dtype != self._dtype:
+            return self._at(x.dtype)(x)
+        lead = x.shape[:-1]
+        n = x.shape[-1]
+        s = self.n_slices(n)
+        h = self.hop
+        x = x.reshape(-1, n)
+        # zeros before (h samples) and after the signal; S frames of 2h samples, hop h
+        halves = nn.functional.pad(x, (h, s * h - n)).reshape(-1, s + 1, h)
+        parts: list[list[Tensor]] = []
+        for g0, g1 in self._groups(s):
+            parts.append(self._forward_frames(halves[:, g0 : g1 + 1]))
+        blocks = [p[0] if len(parts) == 1 else torch.cat(p, dim=2) for p in zip(*parts)]
+        return [b.reshape(*lead, *b.shape[1:]) for b in blocks]
+
+    def _groups(self, s: int) -> list[tuple[int, int]]:
+        """Slice ranges processed per pass (bounded working set; one pass for short inputs)."""
+        g = self.slices_per_pass
+        return [(i, min(i + g, s)) for i in range(0, s, g)]
+
+    def _forward_frames(self, halves: Tensor) -> list[Tensor]:
+        """``halves[R, s+1, hop]`` -> blocks ``[R, F_b, s, T_b, 2]`` for the s frames they hold."""
+        s = halves.shape[1] - 1
+        frames = torch.cat((halves[:, :-1], halves[:, 1:]), dim=-1) * self.slice_window
+        spec = self.slice_dft(frames)  # [R, s, sllen/2 + 1, 2]
+        coefs = spec.index_select(-2, self.fwd_index) * self.fwd_weight  # [R, s, P, 2]
+        blocks = []
+        start = 0
+        for f, m in zip(self.block_channels, self.block_lengths):
+            z = coefs[:, :, start : start + f * m].reshape(-1, s, f, m, 2)
+            blocks.append(self.block_idft[str(m)](z).transpose(1, 2))  # [R, F, s, M, 2]
+            start += f * m
+        return blocks
+
+    # ------------------------------------------------------------------ inverse
+    def inverse(self, blocks: list[Tensor], length: int) -> Tensor:
+        """List of blocks ``[..., F_b, S, T_b, 2]`` -> signal ``[..., length]``.
+
+        The input blocks are not modified.
+        """
+        if blocks[0].dtype != self._dtype:
+            return self._at(blocks[0].dtype).inverse(blocks, length)
+        if len(blocks) != len(self.block_channels):
+            raise ValueError(f"expected {len(self.block_channels)} blocks, got {len(blocks)}")
+        lead = blocks[0].shape[:-4]
+        s = blocks[0].shape[-3]
+        flat = [
+            blk.reshape(-1, f, s, m, 2)
+            for blk, f, m in zip(blocks, self.block_channels, self.block_lengths)
+        ]
+        # overlap-add, pass by pass: row r of [R, S+1, hop] = second half of slice r-1 + first
+        # half of slice r; the last row of a pass carries into the next pass
+        h = self.hop
+        rows: list[Tensor] = []
+        carry: Tensor | None = None
+        for g0, g1 in self._groups(s):
+            frames = self._inverse_frames([b[:, :, g0:g1] for b in flat])  # [R, s_g, sllen]
+            zero = torch.zeros_like(frames[:, :1, :h])
+            local = torch.cat((frames[..., :h], zero), dim=1) + torch.cat(
+                (zero, frames[..., h:]), dim=1
+            )
+            if carry is not None:
+                local = torch.cat((local[:, :1] + carry, local[:, 1:]), dim=1)
+            rows.append(local[:, :-1])
+            carry = local[:, -1:]
+        rows.append(carry)
+        ola = torch.cat(rows, dim=1)  # [R, S+1, hop]; sample 0 of the signal is at index hop
+        y = ola.reshape(ola.shape[0], -1)[:, h : h + length]
+        if y.shape[-1] < length:
+            y = nn.functional.pad(y, (0, length - y.shape[-1]))
+        return y.reshape(*lead, length)
+
+    def _inverse_frames(self, blocks: list[Tensor]) -> Tensor:
+        """Blocks ``[R, F_b, s, T_b, 2]`` -> windowless slice signals ``[R, s, sllen]``."""
+        s = blocks[0].shape[2]
+        spec = []
+        for blk, f, m in zip(blocks, self.block_channels, self.block_lengths):
+            z = blk.transpose(1, 2)  # [R, s, F, M, 2]
+            spec.append(self.block_dft[str(m)](z).reshape(-1, s, f * m, 2))
+        spec = torch.cat(spec, dim=-2)  # [R, s, P, 2]
+        # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
+        q, nb = self.inv_weight.shape[:2]
+        y = spec.index_select(-2, self.inv_index).reshape(-1, s, q, nb, 2)
+        y = (y * self.inv_weight).sum(dim=-3)  # [R, s, sllen/2 + 1, 2]
+        return self.slice_idft(y)
+
+
+def magnitude(blocks: list[Tensor]) -> list[Tensor]:
+    """``|X|`` of each block: ``[..., 2] -> [...]``, via sqrt(re^2 + im^2)."""
+    return [torch.sqrt(b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1]) for b in blocks]
+
+
+__all__ = ["SliCQT", "magnitude", "n_slices"]
