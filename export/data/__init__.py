@@ -1,0 +1,1 @@
+"""Training data: the MUSDB18-HQ loader and the synthetic multitrack corpus generator."""
