@@ -84,7 +84,7 @@ class SliCQDesign:
         fwd_weight_re, fwd_weight_im: ``[P]`` weights: slot = w_re Re X[idx] + i w_im Im X[idx].
         inv_index: ``[R, n_bins]`` flat coefficient-spectrum slot feeding each half-spectrum bin.
         inv_weight_re, inv_weight_im: ``[R, n_bins]`` weights (0 where a bin has fewer than R
-            contributions); ``Re Y[j] = sum_r w_re * Re C[idx]``, ``Im Y[j] = sum_r w_im * Im C[idx]``.
+            contributions): ``Re Y[j] = sum_r w_re Re C[idx]``, ``Im Y[j] = sum_r w_im Im C[idx]``.
         slice_window: ``[sllen]`` Tukey analysis window of one slice.
         freqs: ``[K]`` centre frequency (Hz) of each positive channel (0 = DC, sr/2 = Nyquist).
     """

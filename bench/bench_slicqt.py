@@ -1,0 +1,112 @@
+"""Forward + inverse sliCQT time and peak memory for a long stereo signal.
+
+    python bench/bench_slicqt.py [--seconds 240] [--config xumx-rt] [--threads 1 2] [--json F]
+
+Each measurement runs in a fresh subprocess (so peak RSS is its own): ours with the ``fft`` and
+``matmul`` DFT modes on each thread count, and the reference ``nsgt`` 0.19 (NumPy, one thread) as
+the baseline timed in the same run. Times are the best of ``--repeat`` runs after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _signal(seconds: float):
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    return torch.randn(1, 2, int(seconds * 44100), generator=gen) * 0.1
+
+
+def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    x = _signal(seconds)
+    n = x.shape[-1]
+    if kind == "nsgt":
+        sys.path.insert(0, str(ROOT))
+        from mobile_core.slicqt import SliCQT
+        from tests.nsgt_oracle import reference_nsgt
+
+        t = SliCQT.from_config(config)
+        cfg = t.config
+        ref = reference_nsgt(cfg.scale, cfg.bins, cfg.fmin, cfg.fmax, t.sllen, t.trlen)
+        sig = x[0].double().numpy()
+
+        def run() -> float:
+            t0 = time.perf_counter()
+            coefs = list(ref.forward((sig,)))
+            out = list(ref.backward(coefs))
+            del out
+            return time.perf_counter() - t0
+
+        run_times = [run() for _ in range(max(1, repeat - 1))]
+    else:
+        from mobile_core.slicqt import SliCQT
+
+        t = SliCQT.from_config(config, dft=kind)
+
+        def run() -> float:
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                y = t.inverse(t(x), n)
+                del y
+                return time.perf_counter() - t0
+
+        run()
+        run_times = [run() for _ in range(repeat)]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"impl": kind, "threads": threads, "seconds": min(run_times), "peak_rss_mb": peak_mb}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seconds", type=float, default=240.0, help="signal length (stereo, 44.1 kHz)")
+    p.add_argument("--config", default="xumx-rt")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--no-nsgt", action="store_true", help="skip the (slow) reference baseline")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--worker", nargs=2, metavar=("KIND", "THREADS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        res = _worker(args.worker[0], int(args.worker[1]), args.seconds, args.config, args.repeat)
+        print(json.dumps(res))
+        return
+
+    jobs = [("fft", th) for th in args.threads] + [("matmul", th) for th in args.threads]
+    if not args.no_nsgt:
+        jobs.insert(0, ("nsgt", 1))
+    results = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for kind, th in jobs:
+        cmd = [sys.executable, __file__, "--worker", kind, str(th), "--seconds", str(args.seconds),
+               "--config", args.config, "--repeat", str(args.repeat)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"  measured {kind} on {th} thread(s)", file=sys.stderr)
+    base = next((r["seconds"] for r in results if r["impl"] == "nsgt"), None)
+    print(f"sliCQT forward+inverse, {args.config}, {args.seconds:.0f} s stereo at 44.1 kHz")
+    print(f"{'implementation':<22}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
+    for r in results:
+        name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "ours, dft=fft",
+                "matmul": "ours, dft=matmul"}[r["impl"]]
+        speed = f"{base / r['seconds']:.1f}" if base else "-"
+        print(f"{name:<22}{r['threads']:>8}{r['seconds']:>10.2f}{speed:>9}{r['peak_rss_mb']:>15.0f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
