@@ -110,3 +110,16 @@ def plan_chunks(n_samples: int, spec: ChunkSpec) -> list[Chunk]:
     last = s - 1 - m
     chunks.append(Chunk(last * h, end, n_samples))
     return chunks
+
+
+#: Default chunk length in slice hops per configuration (provisional; see docs/contract.md).
+DEFAULT_CHUNK_HOPS: dict[str, int] = {"xumx-rt": 48, "tiny": 200}
+
+
+def default_chunk_hops(config: str, transform: SliCQT | None = None) -> int:
+    """Default chunk length (in slice hops) for a configuration name; ~10 s for unknown ones."""
+    if config in DEFAULT_CHUNK_HOPS:
+        return DEFAULT_CHUNK_HOPS[config]
+    if transform is None:
+        raise ValueError(f"no default chunk length for configuration {config!r}")
+    return max(16, round(10.0 * transform.sample_rate / transform.hop))
