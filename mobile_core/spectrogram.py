@@ -89,15 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="demix-spectrogram", description="Write a PNG of the ragged sliCQT of an audio file."
     )
-    parser.add_argument("audio", help="audio file (WAV/FLAC/OGG/MP3), resampled to 44.1 kHz")
+    parser.add_argument("audio", nargs="?", help="audio file (WAV/FLAC/OGG/MP3); any rate")
+    parser.add_argument("--example", action="store_true", help="use the bundled example song")
     parser.add_argument("-o", "--out", default=None, help="PNG path (default: <audio>.png)")
     parser.add_argument("--config", default="xumx-rt", help="transform configuration")
     parser.add_argument("--width", type=int, default=1200, help="image width in pixels")
     args = parser.parse_args(argv)
+    from .assets import EXAMPLE_SONG
     from .audio import read
     from .errors import DemixError
     from .resample import resample
 
+    if args.example:
+        args.audio = str(EXAMPLE_SONG)
+    if not args.audio:
+        parser.error("give an audio file or --example")
     try:
         audio, sr = read(args.audio)
         if sr != 44100:
