@@ -29,9 +29,8 @@ checkpoint (upstream ships one), :func:`check_upstream_json` refuses ``"realtime
 transform that is not the chosen configuration's.
 
 CLI: ``demix-convert-upstream IN.pth OUT [--config xumx-rt]`` (entry point
-``export.convert_upstream:main``). Writing OUT is delegated to
-``mobile_core.model_file.write_model_file``, which belongs to the model file format; until that
-module exists the command converts and validates, then stops with a clear error.
+``export.convert_upstream:main``) writes OUT in the project's model file format
+(:func:`mobile_core.model_file.save_model`), loadable with :func:`mobile_core.load_model`.
 """
 
 from __future__ import annotations
@@ -292,19 +291,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # upstream's CDAE sizes are fixed in its code, the same for every checkpoint it trains
         cdae_cfg = CDAEConfig()
         mask_sd = convert_state_dict(upstream, block_shapes, cdae_cfg)
-        try:
-            from mobile_core.model_file import write_model_file
-        except ImportError:
-            raise DemixError(
-                "checkpoint converted and checked, but this build cannot write model files yet "
-                "(mobile_core.model_file is missing)"
-            ) from None
-        write_model_file(args.output, config_name=args.config, cdae_config=cdae_cfg,
-                         mask_state_dict=mask_sd)
+        from mobile_core.configs import SeparatorConfig, transform_config
+        from mobile_core.model_file import save_model
+        from mobile_core.separator import Separator
+
+        sep = Separator(SeparatorConfig(args.config, transform_config(args.config), cdae_cfg))
+        sep.masknet.load_state_dict(mask_sd, strict=True)
+        source = f"upstream checkpoint {args.checkpoint.name}"
+        mid = save_model(sep, args.output, info={"source": source})
     except DemixError as e:
         print(f"demix-convert-upstream: error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output} (model id {mid})")
     return 0
 
 
