@@ -87,12 +87,11 @@ class SliCQT(nn.Module):
 
         f64 = torch.float64
         self.register_buffer("slice_window", torch.from_numpy(d.slice_window), persistent=False)
-        self.register_buffer("fwd_index", torch.from_numpy(d.fwd_index), persistent=False)
+        # gathers read (re, im) pairs from a flattened last axis: index 2i and 2i + 1
+        self.register_buffer("fwd_index", _pair_index(d.fwd_index), persistent=False)
         fwd_w = np.stack((d.fwd_weight_re, d.fwd_weight_im), axis=-1)
         self.register_buffer("fwd_weight", torch.from_numpy(fwd_w), persistent=False)
-        self.register_buffer(
-            "inv_index", torch.from_numpy(d.inv_index.reshape(-1)), persistent=False
-        )
+        self.register_buffer("inv_index", _pair_index(d.inv_index.reshape(-1)), persistent=False)
         inv_w = np.stack((d.inv_weight_re, d.inv_weight_im), axis=-1)
         self.register_buffer("inv_weight", torch.from_numpy(inv_w), persistent=False)
         self.slice_dft = RealDFT(d.sllen, dft, f64)
@@ -183,7 +182,8 @@ class SliCQT(nn.Module):
         s = halves.shape[1] - 1
         frames = torch.cat((halves[:, :-1], halves[:, 1:]), dim=-1) * self.slice_window
         spec = self.slice_dft(frames)  # [R, s, sllen/2 + 1, 2]
-        coefs = spec.index_select(-2, self.fwd_index) * self.fwd_weight  # [R, s, P, 2]
+        coefs = spec.flatten(-2).index_select(-1, self.fwd_index)
+        coefs = coefs.unflatten(-1, (-1, 2)) * self.fwd_weight  # [R, s, P, 2]
         blocks = []
         start = 0
         for f, m in zip(self.block_channels, self.block_lengths):
@@ -240,9 +240,17 @@ class SliCQT(nn.Module):
         spec = torch.cat(spec, dim=-2)  # [R, s, P, 2]
         # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
         q, nb = self.inv_weight.shape[:2]
-        y = spec.index_select(-2, self.inv_index).reshape(-1, s, q, nb, 2)
-        y = (y * self.inv_weight).sum(dim=-3)  # [R, s, sllen/2 + 1, 2]
+        g = spec.flatten(-2).index_select(-1, self.inv_index).reshape(-1, s, q, nb, 2)
+        y = g[:, :, 0] * self.inv_weight[0]
+        for r in range(1, q):
+            y = y + g[:, :, r] * self.inv_weight[r]  # [R, s, sllen/2 + 1, 2]
         return self.slice_idft(y)
+
+
+def _pair_index(index: np.ndarray) -> Tensor:
+    """Index of complex slots -> index of their (re, im) floats in a flattened last axis."""
+    idx = torch.from_numpy(index.astype(np.int64))
+    return torch.stack((2 * idx, 2 * idx + 1), dim=-1).reshape(-1)
 
 
 def magnitude(blocks: list[Tensor]) -> list[Tensor]:

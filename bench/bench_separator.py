@@ -1,0 +1,129 @@
+"""Eager whole-song separation time, memory and FLOPs of the separator.
+
+    python bench/bench_separator.py [--seconds 240] [--config xumx-rt] [--threads 1 2]
+
+For each thread count, in a fresh subprocess (so peak RSS is its own):
+
+* ``chunked``: the song through the eager ``Separator`` chunk by chunk with the default chunk plan
+  (what the reference runner does; equals one whole-song forward to ~135 dB);
+* ``one-shot``: a single ``Separator.forward`` over the whole song (``--one-shot``; memory grows
+  with the song, so it is off by default for long songs).
+
+Also reported: parameter count, FLOPs per second of audio (``torch.utils.flop_counter``: convs and
+matmuls; FFTs and elementwise ops are not counted) and the achieved GFLOP/s. Fresh weights with
+trained-like BatchNorm statistics: speed does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _separator(config: str):
+    import torch
+
+    from mobile_core.separator import Separator
+
+    torch.manual_seed(0)
+    sep = Separator.from_config(config).eval()
+    with torch.no_grad():
+        for mod in sep.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_var.uniform_(0.5, 1.5)
+    return sep
+
+
+def _chunked(sep, x):
+    import torch
+
+    from mobile_core.chunking import chunk_spec, default_chunk_hops, plan_chunks
+
+    spec = chunk_spec(sep.transform, sep.config.cdae,
+                      default_chunk_hops(sep.config.name, sep.transform))
+    n = x.shape[-1]
+    out = torch.empty(1, 4, 2, n)
+    for c in plan_chunks(n, spec):
+        seg = x[..., c.start : c.start + spec.chunk]
+        seg = torch.nn.functional.pad(seg, (0, spec.chunk - seg.shape[-1]))
+        y = sep(seg)
+        out[..., c.keep_from : c.keep_to] = y[..., c.keep_from - c.start : c.keep_to - c.start]
+    return out
+
+
+def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    sep = _separator(config)
+    x = torch.randn(1, 2, int(seconds * 44100), generator=torch.Generator().manual_seed(0)) * 0.1
+    run = _chunked if mode == "chunked" else (lambda s, v: s(v))
+    with torch.inference_mode():
+        run(sep, x[..., : 44100 * 2])  # warm-up (kernel selection, allocator)
+        t0 = time.perf_counter()
+        run(sep, x)
+        elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"mode": mode, "threads": threads, "seconds": elapsed, "peak_rss_mb": peak}
+
+
+def _flops_per_audio_second(config: str) -> tuple[int, float]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sep = _separator(config)
+    seconds = 10.0
+    x = torch.randn(1, 2, int(seconds * 44100)) * 0.1
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        sep(x)
+    return sep.n_parameters(), counter.get_total_flops() / seconds
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seconds", type=float, default=240.0)
+    p.add_argument("--config", default="xumx-rt")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--one-shot", action="store_true", help="also time one whole-song forward")
+    p.add_argument("--json", type=Path)
+    p.add_argument("--worker", nargs=2, metavar=("MODE", "THREADS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args.worker[0], int(args.worker[1]), args.seconds, args.config)))
+        return
+    modes = ["chunked"] + (["one-shot"] if args.one_shot else [])
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    results = []
+    for mode in modes:
+        for th in args.threads:
+            cmd = [sys.executable, __file__, "--worker", mode, str(th),
+                   "--seconds", str(args.seconds), "--config", args.config]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  measured {mode} on {th} thread(s)", file=sys.stderr)
+    n_params, flops = _flops_per_audio_second(args.config)
+    print(f"Eager separation, {args.config} ({n_params:,} parameters), {args.seconds:.0f} s stereo")
+    print(f"counted FLOPs per second of audio: {flops / 1e9:.2f} GFLOP (convs + matmuls)")
+    print(f"{'mode':<10}{'threads':>8}{'time (s)':>10}{'RTF':>8}{'GFLOP/s':>9}"
+          f"{'peak RSS (MB)':>15}")
+    for r in results:
+        rtf = r["seconds"] / args.seconds
+        gflops = flops * args.seconds / r["seconds"] / 1e9
+        print(f"{r['mode']:<10}{r['threads']:>8}{r['seconds']:>10.2f}{rtf:>8.3f}{gflops:>9.1f}"
+              f"{r['peak_rss_mb']:>15.0f}")
+    if args.json:
+        args.json.write_text(json.dumps({"params": n_params, "flops_per_second": flops,
+                                         "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
