@@ -74,6 +74,11 @@ def _named_separators() -> dict[str, SeparatorConfig]:
         "xumx-rt": SeparatorConfig("xumx-rt", TRANSFORM_CONFIGS["xumx-rt"], CDAEConfig()),
         # tiny transform with upstream's CDAE sizes (as upstream's own tiny_rt model)
         "tiny": SeparatorConfig("tiny", TRANSFORM_CONFIGS["tiny"], CDAEConfig()),
+        # the bundled default model (mobile_core/assets/default_model.pt): tiny transform, CDAE
+        # hidden channels 16/16 (704,378 parameters, 2.8 MB fp32; see docs/model_card.md)
+        "tiny-small": SeparatorConfig(
+            "tiny-small", TRANSFORM_CONFIGS["tiny"], CDAEConfig(hidden1=16, hidden2=16)
+        ),
     }
 
 
