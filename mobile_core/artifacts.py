@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 from .chunking import ChunkSpec
@@ -94,20 +95,17 @@ def _raw_metadata(path: Path, kind: str) -> str:
         out = program.load_method(PTE_METADATA_METHOD).execute([])[0]
         return bytes(out.numpy().astype("uint8").tobytes()).decode("utf-8")
     if kind == "ptl":
-        import torch
-
-        extra = {PTL_METADATA_FILE: ""}
+        # a .ptl is a zip archive; extra files sit at <archive>/extra/<name>
         try:
-            torch.jit.mobile._load_for_lite_interpreter(str(path), _extra_files=extra)
-        except Exception as e:  # corrupt or foreign files raise RuntimeError
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith(f"/extra/{PTL_METADATA_FILE}")]
+                if not names:
+                    raise ModelFileError(f"{path} has no {PTL_METADATA_FILE}: not ours")
+                return z.read(names[0]).decode("utf-8")
+        except (zipfile.BadZipFile, OSError) as e:
             raise ModelFileError(
-                f"{path} is not a loadable TorchScript-lite file ({first})"
+                f"{path} is not a loadable TorchScript-lite file ({type(e).__name__})"
             ) from None
-        text = extra[PTL_METADATA_FILE]
-        if not text:
-            raise ModelFileError(f"{path} has no {PTL_METADATA_FILE}: not ours")
-        return text.decode("utf-8") if isinstance(text, bytes) else text
     try:
         import onnxruntime as ort
     except ImportError:

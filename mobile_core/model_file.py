@@ -78,7 +78,8 @@ def read_model_file(path: str | os.PathLike) -> dict:
         raise ModelFileError(f"model file {path} is a directory")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as e:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            KeyError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{path} is not a readable model file ({first[:120]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
