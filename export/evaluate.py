@@ -2,7 +2,7 @@
 
 ::
 
-    demix-eval --data /work/data/synth --model mobile_core/assets/default_model.pt \\
+    demix-eval --data data/synth --model mobile_core/assets/default_model.pt \\
         --split test --json results.json [--museval]
 
 For every track the model separates the whole mixture with the chunked reference runner
