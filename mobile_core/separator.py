@@ -67,8 +67,17 @@ class Separator(nn.Module):
 
     def forward(self, mix: Tensor) -> Tensor:
         """``mix[B, 2, N]`` -> ``stems[B, 4, 2, N]``."""
-        out = self.analyse(mix)
-        return self.transform.inverse(out.estimates, mix.shape[-1])
+        blocks = self.transform(mix)
+        masks = self.masknet(magnitude(blocks))
+        # the same product as ``analyse``'s estimates, laid out in at most 6 dims: XNNPACK (the
+        # .pte delegate) rejects 7-D tensors, and [B, 4, C, F, S, T, 2] would be one
+        estimates = []
+        for m, x in zip(masks, blocks, strict=True):
+            b, n_t, c, f, s, t = m.shape
+            e = m.reshape(b, n_t, c * f, s, t, 1) * x.reshape(b, 1, c * f, s, t, 2)
+            estimates.append(e.reshape(b * n_t, c, f, s, t, 2))
+        stems = self.transform.inverse(estimates, mix.shape[-1])  # [B*4, C, N]
+        return stems.reshape(mix.shape[0], -1, mix.shape[1], mix.shape[-1])
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
