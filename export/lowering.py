@@ -18,7 +18,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -27,10 +27,21 @@ from torch import Tensor, nn
 
 @dataclass
 class PteReport:
-    """What lowering to ExecuTorch did: delegated vs non-delegated operator counts."""
+    """What lowering to ExecuTorch did: delegated vs non-delegated operator counts.
+
+    ``kernel_ops``: the operators (``name.overload``) the program's methods call outside any
+    delegate, i.e. the kernels the runtime must ship (portable / optimized / quantized libraries).
+    ``delegates``: backend ids of the delegate blobs (``XnnpackBackend`` ...).
+    ``planned_bytes``: the memory-planned arena of ``forward`` (activations outside XNNPACK's own
+    workspace).
+    """
 
     delegated_nodes: int
     other_ops: dict[str, int]
+    kernel_ops: list[str] = field(default_factory=list)
+    delegates: list[str] = field(default_factory=list)
+    planned_bytes: int = 0
+    """Memory-planned activation arena of ``forward`` (what the runtime allocates for it)."""
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -76,6 +87,14 @@ def to_pte(
         )
     report = _delegation_report(edge.exported_program().graph_module)
     prog = edge.to_executorch()
+    plans = prog.executorch_program.execution_plan
+    report.kernel_ops = sorted({
+        f"{op.name}.{op.overload}" if op.overload else op.name
+        for plan in plans for op in plan.operators
+    })
+    report.delegates = sorted({d.id for plan in plans for d in plan.delegates})
+    report.planned_bytes = int(sum(
+        sum(plan.non_const_buffer_sizes) for plan in plans if plan.name == "forward"))
     _atomic_write(Path(path), prog.buffer)
     return report
 
