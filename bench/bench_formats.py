@@ -273,14 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         files = [f for f in files if f.name in args.only]
     if not files:
         p.error(f"no demix-*.pte/.ptl/.onnx/.ort files in {args.artifacts}")
-    metas = {}
-    for f in files:
-        if f.suffix == ".ptl":
-            from export.artifacts import read_back_metadata
-
-            metas[f] = read_back_metadata(f, "ptl")
-        else:
-            metas[f] = read_artifact_metadata(f)
+    metas = {f: read_artifact_metadata(f) for f in files}
     first = metas[files[0]]
     song = _song(args)
     load0 = os.getloadavg()

@@ -1,7 +1,7 @@
 """Peak memory and time of the chunked reference runner on long songs (file in, stems out).
 
-    python bench/bench_runner.py [--minutes 10 60] [--model M.pt] [--pte A.pte | --build-pte]
-                                 [--threads 1] [--json F]
+    python bench/bench_runner.py [--minutes 10 60] [--model M.pt] [--threads 1] [--json F]
+                                 [--pte A.pte | --build-pte [--quant fp32|int8]]
 
 For every backend (eager ``.pt`` model; ``.pte`` if given or built) and every song length, one
 fresh subprocess runs :func:`mobile_core.runner.separate_file` on a long WAV and reports its own
@@ -15,10 +15,11 @@ fixed-seed weights is used (speed and memory do not depend on the weights). ``--
 exports that model's default-length chunk to ``.pte`` first (needs the ``export`` extra; takes
 minutes).
 
-Note: the ``.pte`` is exported with ExecuTorch's portable kernels. The XNNPACK-delegated separator
-graph does not load in the ExecuTorch 1.5.1 runtime yet (``XNNCompiler: Failed to define tensor
-... unsupported parameter``), so ``.pte`` times here are the portable kernels' and say nothing
-about phone speed; the memory figures do hold (streaming is the runner's, not the kernels').
+``--build-pte`` writes the artifact the way ``demix-export`` does (chunk graph, XNNPACK
+delegate, ``--quant int8`` by default: PT2E calibrated on music), with the model's default chunk
+length. The table also shows the RSS right after loading (Python + torch + the runtime + the model):
+everything above it is the runner's working set (decode, resample, chunk buffers, stems); on a
+phone only the runtime, the model and that working set exist, not Python or torch.
 """
 
 from __future__ import annotations
@@ -76,21 +77,15 @@ def write_long_wav(path: Path, minutes: float) -> None:
             done += n
 
 
-def build_pte(model: Path, path: Path) -> None:
-    """Export ``model``'s default chunk graph to ``.pte`` (portable kernels, see the note)."""
-    import torch
-
+def build_pte(model: Path, path: Path, quant: str) -> None:
+    """Export ``model``'s default-length chunk graph to ``.pte`` as ``demix-export`` does."""
     sys.path.insert(0, str(ROOT))
-    from export.lowering import to_pte
-    from mobile_core.artifacts import encode_metadata, make_metadata
-    from mobile_core.backends import open_backend
+    from export.artifacts import artifact_path, export_artifacts
+    from mobile_core.model_file import load_model
 
-    eager = open_backend(model)
-    sep = eager.separator
-    meta = encode_metadata(make_metadata(eager.spec, eager.stems, sep.config.name,
-                                         eager.model_id, "fp32", "pte"))
-    to_pte(sep, (torch.zeros(1, 2, eager.spec.chunk),), path, xnnpack=False, constant_methods={
-        "get_metadata": torch.tensor(list(meta.encode()), dtype=torch.uint8)})
+    sep = load_model(model)
+    export_artifacts(sep, path.parent, ["pte"], [quant], heldout=0, timing_repeats=1, log=None)
+    artifact_path(path.parent, sep.config.name, quant, "pte").rename(path)
 
 
 def _run_case(model: Path, song: Path, out: Path, threads: int) -> dict:
@@ -123,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=None, help=".pt model (default: tiny, seeded)")
     p.add_argument("--pte", type=Path, default=None, help="also run this .pte artifact")
     p.add_argument("--build-pte", action="store_true", help="export the model to .pte first")
+    p.add_argument("--quant", choices=("fp32", "int8"), default="int8",
+                   help="quantization of the --build-pte artifact (default int8)")
     p.add_argument("--no-eager", action="store_true", help="skip the eager backend")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tmp", type=Path, default=None, help="scratch folder (default: system tmp)")
@@ -146,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         models = [] if args.no_eager else [model]
         if args.build_pte:
             t0 = time.perf_counter()
-            build_pte(model, tmp / "model.pte")
+            build_pte(model, tmp / f"model-{args.quant}.pte", args.quant)
             print(f"built .pte in {time.perf_counter() - t0:.0f} s", flush=True)
-            models.append(tmp / "model.pte")
+            models.append(tmp / f"model-{args.quant}.pte")
         elif args.pte is not None:
             models.append(args.pte)
         for minutes in args.minutes:

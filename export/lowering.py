@@ -44,12 +44,20 @@ class PteReport:
     """Memory-planned activation arena of ``forward`` (what the runtime allocates for it)."""
 
 
+def _usual_mode(path: str | Path) -> None:
+    """``mkstemp`` makes 0600 files; give the renamed artifact the usual 0666-less-umask mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        _usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -131,6 +139,7 @@ def to_ptl(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             traced._save_for_lite_interpreter(tmp, _extra_files=extra_files or {})
+        _usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -142,14 +151,19 @@ def to_onnx(
     metadata: dict[str, str] | None = None, input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
 ) -> None:
-    """Export with the dynamo ONNX exporter (opset 18+) and store ``metadata_props``."""
+    """Export with the dynamo ONNX exporter (opset 18+) and store ``metadata_props``.
+
+    ``optimize=False``: the exporter's onnxscript rewriter is quadratic in graph size (an xumx-rt
+    chunk graph was still in it after 30 minutes); onnxruntime applies its own graph
+    optimizations at load time and in the ``.ort`` conversion.
+    """
     import onnx
 
     module = module.eval()
     with torch.no_grad(), warnings.catch_warnings(), _quiet():
         warnings.simplefilter("ignore")
         prog = torch.onnx.export(
-            module, tuple(inputs), dynamo=True, verbose=False,
+            module, tuple(inputs), dynamo=True, verbose=False, optimize=False,
             input_names=list(input_names) if input_names else None,
             output_names=list(output_names) if output_names else None,
         )

@@ -241,10 +241,11 @@ class SliCQT(nn.Module):
         # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
         q, nb = self.inv_weight.shape[:2]
         g = spec.flatten(-2).index_select(-1, self.inv_index).reshape(-1, s, q, nb, 2)
-        y = g[:, :, 0] * self.inv_weight[0]
+        # slices r:r+1, not selects g[:, :, r] (a select is a portable copy kernel in a .pte)
+        y = g[:, :, :1] * self.inv_weight[:1]
         for r in range(1, q):
-            y = y + g[:, :, r] * self.inv_weight[r]  # [R, s, sllen/2 + 1, 2]
-        return self.slice_idft(y)
+            y = y + g[:, :, r : r + 1] * self.inv_weight[r : r + 1]
+        return self.slice_idft(y.reshape(-1, s, nb, 2))  # y: [R, s, 1, sllen/2 + 1, 2]
 
 
 def _pair_index(index: np.ndarray) -> Tensor:
