@@ -31,12 +31,13 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -47,8 +48,8 @@ KIND_ORDER = {"eager": 0, "pte": 1, "ptl": 2, "onnx": 3, "ort": 4}
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process so far, MiB (``VmHWM``, see peak_rss.py)."""
+    return peak_rss_mb()
 
 
 def _worker(model: str, song: str, threads: int, chunk_hops: int | None) -> dict:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,13 +34,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_rss import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 SR = 44100
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process so far, MiB (``VmHWM``, see peak_rss.py)."""
+    return peak_rss_mb()
 
 
 def _worker(model: str, song: str, out: str, threads: int) -> dict:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -72,7 +73,7 @@ def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
         t0 = time.perf_counter()
         run(sep, x)
         elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = peak_rss_mb()
     return {"mode": mode, "threads": threads, "seconds": elapsed, "peak_rss_mb": peak}
 
 

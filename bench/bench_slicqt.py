@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
 
         run()
         run_times = [run() for _ in range(repeat)]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_mb = peak_rss_mb()
     return {"impl": kind, "threads": threads, "seconds": min(run_times), "peak_rss_mb": peak_mb}
 
 

@@ -203,13 +203,7 @@ def test_metadata_reads_back(exported, tiny, kind, quant):
     sep, spec = tiny
     path = _path(exported, kind, quant)
     want = make_metadata(spec, sep.stems, "tiny", sep.model_id, quant, kind)
-    try:
-        got = read_artifact_metadata(path)
-    except Exception as e:  # noqa: BLE001 - a known reader bug, reported to the lead
-        if kind == "ptl" and "not a loadable TorchScript-lite" in str(e):
-            pytest.xfail(f"mobile_core.artifacts cannot read .ptl extra files yet: {e}")
-        raise
-    assert got == want
+    assert read_artifact_metadata(path) == want
 
 
 @pytest.mark.slow

@@ -217,7 +217,7 @@ def test_formats(tmp_path, small, song, name: str, subtype: str) -> None:
 
 
 def test_short_song_and_stem_subset(tmp_path, tiny_model_file, song) -> None:
-    backend = open_backend(tiny_model_file)  # default chunk: 200 hops, 4.6 s
+    backend = open_backend(tiny_model_file)  # default chunk: 48 hops, 1.1 s
     x = song(SR // 4, seed=9)
     src = write_audio(tmp_path / "short.wav", x, subtype="PCM_16")
     assert x.shape[-1] < backend.spec.chunk
