@@ -133,6 +133,18 @@ def _run(path: Path, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(sess.run(["stems"], {"mix": x.numpy()})[0])
 
 
+def _stems_vs_eager(exported: dict, tiny, music: torch.Tensor, kind: str,
+                    quant: str) -> tuple[torch.Tensor, float]:
+    """One music chunk through the artifact's runtime; its stems and their SNR vs eager fp32."""
+    sep, _ = tiny
+    with torch.no_grad():
+        ref = sep(music)
+    out = _run(_path(exported, kind, quant), music)
+    snr = snr_db(out, ref)
+    print(f"{kind} {quant} vs eager fp32: {snr:.1f} dB SNR")
+    return out, snr
+
+
 # ------------------------------------------------------------------------------ eager rewrites
 
 
@@ -169,12 +181,7 @@ def test_deploy_masknet_and_chunk_graph_match_the_separator(tiny, music):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_fp32_artifact_matches_eager(exported, tiny, music, kind):
-    sep, _ = tiny
-    with torch.no_grad():
-        ref = sep(music)
-    out = _run(_path(exported, kind, "fp32"), music)
-    snr = snr_db(out, ref)
-    print(f"{kind} fp32 vs eager: {snr:.1f} dB SNR")
+    out, snr = _stems_vs_eager(exported, tiny, music, kind, "fp32")
     assert out.shape == (1, 4, 2, music.shape[-1])
     assert snr >= 60.0, f"{kind} fp32 stems vs eager: {snr:.1f} dB SNR (need >= 60)"
 
@@ -182,12 +189,7 @@ def test_fp32_artifact_matches_eager(exported, tiny, music, kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_int8_artifact_is_close_to_fp32(exported, tiny, music, kind):
-    sep, _ = tiny
-    with torch.no_grad():
-        ref = sep(music)
-    out = _run(_path(exported, kind, "int8"), music)
-    snr = snr_db(out, ref)
-    print(f"{kind} int8 vs fp32: {snr:.1f} dB SNR")
+    _, snr = _stems_vs_eager(exported, tiny, music, kind, "int8")
     assert snr >= 20.0, f"{kind} int8 stems vs fp32: measured {snr:.1f} dB SNR (need >= 20)"
     rep = _report(exported, kind, "int8")
     if kind != "ptl":  # PT2E and onnxruntime reports count quantized convs (transform checked)
