@@ -121,13 +121,20 @@ class OverlapAddDeconv(nn.Module):
         self.bias = nn.Parameter(bias.clone().view(1, cout, 1, 1))
 
     def forward(self, h: Tensor) -> Tensor:
-        z = self.conv(h)  # [B, C*T, F, N]
-        b, _, f, n = z.shape
-        z = z.reshape(b, self.cout, self.t, f, n)
-        first = nn.functional.pad(z[:, :, : self.hop], (0, 1))  # frame n -> segment n
-        second = nn.functional.pad(z[:, :, self.hop :], (1, 0))  # frame n -> segment n + 1
-        y = (first + second).permute(0, 1, 3, 4, 2)  # [B, C, F, N + 1, T/2]
-        return y.reshape(b, self.cout, f, (n + 1) * self.hop) + self.bias
+        return _overlap_add(self.conv(h), self.cout, self.t) + self.bias
+
+
+def _overlap_add(z: Tensor, channels: int, t: int) -> Tensor:
+    """Frames of ``t`` samples at hop ``t/2`` -> signal: ``[B, channels*t, F, N]`` ->
+    ``[B, channels, F, (N + 1) t/2]`` (segment ``n`` = first half of frame ``n`` + second half of
+    frame ``n - 1``)."""
+    b, _, f, n = z.shape
+    hop = t // 2
+    z = z.reshape(b, channels, t, f, n)
+    first = nn.functional.pad(z[:, :, :hop], (0, 1))  # frame n -> segment n
+    second = nn.functional.pad(z[:, :, hop:], (1, 0))  # frame n -> segment n + 1
+    y = (first + second).permute(0, 1, 3, 4, 2)  # [B, channels, F, N + 1, t/2]
+    return y.reshape(b, channels, f, (n + 1) * hop)
 
 
 class DeployBlock(nn.Module):
@@ -181,14 +188,9 @@ class DeployBlock(nn.Module):
             g = torch.relu(self.convs[i](h[:, i * h1 : (i + 1) * h1]))
             g = torch.relu(self.deconvs[i](g))
             zs.append(self.outs[i](g))  # [B, C * T, F, N]
-        z = torch.cat(zs, dim=1)
-        b, _, f, n = z.shape
-        z = z.reshape(b, self.nb_targets * self.cout, t, f, n)
-        first = nn.functional.pad(z[:, :, : self.hop], (0, 1))  # frame n -> segment n
-        second = nn.functional.pad(z[:, :, self.hop :], (1, 0))  # frame n -> segment n + 1
-        y = (first + second).permute(0, 1, 3, 4, 2).reshape(b, -1, f, (n + 1) * self.hop)
+        y = _overlap_add(torch.cat(zs, dim=1), self.nb_targets * self.cout, t)
         y = torch.sigmoid(y + self.bias)[..., : s * t]
-        return y.reshape(b, self.nb_targets, self.cout, f, s, t)
+        return y.reshape(y.shape[0], self.nb_targets, self.cout, y.shape[2], s, t)
 
 
 def deploy_masknet(masknet: nn.Module) -> nn.Module:
