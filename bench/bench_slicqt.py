@@ -5,11 +5,18 @@
 Each measurement runs in a fresh subprocess (so peak RSS is its own): ours with the ``fft`` and
 ``matmul`` DFT modes on each thread count, and the reference ``nsgt`` 0.19 (NumPy, one thread) as
 the baseline timed in the same run. Times are the best of ``--repeat`` runs after one warm-up.
+
+``--floor`` adds what no implementation of this transform can skip: the real DFT of every slice
+(``C * S`` frames of ``sllen`` samples) and its inverse, alone, with ``torch.fft.rfft``/``irfft``
+(torch's CPU FFT, the fastest DFT a torch graph can use) on each thread count, and for context with
+``scipy.fft`` (pocketfft, float32, one thread) when SciPy is installed: a faster FFT that a torch
+graph cannot call.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -53,6 +60,31 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
             return time.perf_counter() - t0
 
         run_times = [run() for _ in range(max(1, repeat - 1))]
+    elif kind in ("floor-torch", "floor-scipy"):
+        from mobile_core.slicqt import SliCQT
+
+        t = SliCQT.from_config(config)
+        frames = torch.randn(x.shape[1] * t.n_slices(n), t.sllen)  # [C * S, sllen]
+        del x
+        if kind == "floor-scipy":
+            import scipy.fft
+
+            frames = frames.numpy()
+
+            def run() -> float:
+                t0 = time.perf_counter()
+                scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1), n=t.sllen, axis=-1)
+                return time.perf_counter() - t0
+        else:
+
+            def run() -> float:
+                with torch.inference_mode():
+                    t0 = time.perf_counter()
+                    torch.fft.irfft(torch.fft.rfft(frames, dim=-1), n=t.sllen, dim=-1)
+                    return time.perf_counter() - t0
+
+        run()
+        run_times = [run() for _ in range(repeat)]
     else:
         from mobile_core.slicqt import SliCQT
 
@@ -78,6 +110,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-nsgt", action="store_true", help="skip the (slow) reference baseline")
+    p.add_argument("--floor", action="store_true",
+                   help="also time the slice DFTs alone (torch.fft; scipy.fft for context)")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--worker", nargs=2, metavar=("KIND", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -89,6 +123,10 @@ def main() -> None:
     jobs = [("fft", th) for th in args.threads] + [("matmul", th) for th in args.threads]
     if not args.no_nsgt:
         jobs.insert(0, ("nsgt", 1))
+    if args.floor:
+        jobs += [("floor-torch", th) for th in args.threads]
+        if importlib.util.find_spec("scipy") is not None:
+            jobs.append(("floor-scipy", 1))
     results = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for kind, th in jobs:
@@ -99,12 +137,13 @@ def main() -> None:
         print(f"  measured {kind} on {th} thread(s)", file=sys.stderr)
     base = next((r["seconds"] for r in results if r["impl"] == "nsgt"), None)
     print(f"sliCQT forward+inverse, {args.config}, {args.seconds:.0f} s stereo at 44.1 kHz")
-    print(f"{'implementation':<22}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
+    print(f"{'implementation':<26}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
     for r in results:
         name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "ours, dft=fft",
-                "matmul": "ours, dft=matmul"}[r["impl"]]
+                "matmul": "ours, dft=matmul", "floor-torch": "slice DFTs only, torch",
+                "floor-scipy": "slice DFTs only, scipy"}[r["impl"]]
         speed = f"{base / r['seconds']:.1f}" if base else "-"
-        print(f"{name:<22}{r['threads']:>8}{r['seconds']:>10.2f}{speed:>9}{r['peak_rss_mb']:>15.0f}")
+        print(f"{name:<26}{r['threads']:>8}{r['seconds']:>10.2f}{speed:>9}{r['peak_rss_mb']:>15.0f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
