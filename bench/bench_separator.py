@@ -10,7 +10,9 @@ For each thread count, in a fresh subprocess (so peak RSS is its own):
   with the song, so it is off by default for long songs).
 
 Also reported: parameter count, FLOPs per second of audio (``torch.utils.flop_counter``: convs and
-matmuls; FFTs and elementwise ops are not counted) and the achieved GFLOP/s. Fresh weights with
+matmuls; FFTs and elementwise ops are not counted), the achieved GFLOP/s, and as the same-run
+yardstick this machine's float32 GEMM throughput (a 2048 x 2048 matmul, same thread count, measured
+right after the separation) with the achieved share of it. Fresh weights with
 trained-like BatchNorm statistics: speed does not depend on the weights' values.
 """
 
@@ -75,7 +77,23 @@ def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
         run(sep, x)
         elapsed = time.perf_counter() - t0
     peak = peak_rss_mb()
-    return {"mode": mode, "threads": threads, "seconds": elapsed, "peak_rss_mb": peak}
+    return {"mode": mode, "threads": threads, "seconds": elapsed, "peak_rss_mb": peak,
+            "gemm_gflops": _gemm_gflops()}
+
+
+def _gemm_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """This machine's float32 GEMM throughput now (best of ``repeat``), on the current threads:
+    the same-run yardstick for the separator's achieved GFLOP/s (the host's load varies)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
 
 
 def _flops_per_audio_second(config: str) -> tuple[int, float]:
@@ -116,12 +134,13 @@ def main() -> None:
     print(f"Eager separation, {args.config} ({n_params:,} parameters), {args.seconds:.0f} s stereo")
     print(f"counted FLOPs per second of audio: {flops / 1e9:.2f} GFLOP (convs + matmuls)")
     print(f"{'mode':<10}{'threads':>8}{'time (s)':>10}{'RTF':>8}{'GFLOP/s':>9}"
-          f"{'peak RSS (MB)':>15}")
+          f"{'GEMM GFLOP/s':>14}{'% of GEMM':>11}{'peak RSS (MB)':>15}")
     for r in results:
         rtf = r["seconds"] / args.seconds
         gflops = flops * args.seconds / r["seconds"] / 1e9
+        share = 100 * gflops / r["gemm_gflops"]
         print(f"{r['mode']:<10}{r['threads']:>8}{r['seconds']:>10.2f}{rtf:>8.3f}{gflops:>9.1f}"
-              f"{r['peak_rss_mb']:>15.0f}")
+              f"{r['gemm_gflops']:>14.1f}{share:>10.1f}%{r['peak_rss_mb']:>15.0f}")
     if args.json:
         args.json.write_text(json.dumps({"params": n_params, "flops_per_second": flops,
                                          "results": results}, indent=2))
