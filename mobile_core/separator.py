@@ -70,10 +70,13 @@ class Separator(nn.Module):
         """``mix[B, 2, N]`` -> ``stems[B, 4, 2, N]``.
 
         The same products as ``analyse``'s estimates, inverted one target at a time: the masked
-        coefficients and the inverse's intermediates then exist for one stem at a time, not four
-        (peak memory of ``bench/bench_separator.py --seconds 240``, xumx-rt: 1156 MB batched,
-        934 MB per target, at the same speed). Every tensor has at most 6 dimensions (XNNPACK,
-        the .pte delegate, rejects 7-D ones such as ``[B, 4, C, F, S, T, 2]``).
+        coefficients and the inverse's intermediates then exist for one stem at a time, not four.
+        Measured on xumx-rt, 48-hop chunks, AMD EPYC 2 cores: peak RSS of
+        ``bench/bench_separator.py --seconds 240`` 924-934 MB per target vs 1143-1156 MB with the
+        four stems in one inverse; time on one thread within the host's noise, on two threads
+        ~12 % slower (median of 7 interleaved runs on 120 s: 14.3 vs 12.6 s; four times as many,
+        smaller ops). Every tensor has at most 6 dimensions (XNNPACK, the .pte delegate, rejects
+        7-D ones such as ``[B, 4, C, F, S, T, 2]``).
         """
         blocks = self.transform(mix)
         masks = self.masknet(magnitude(blocks))  # [B, 4, C, F_b, S, T_b] each
