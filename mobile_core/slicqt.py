@@ -83,7 +83,10 @@ class SliCQT(nn.Module):
         self.freqs = d.freqs.tolist()
         self._n_slots = int(sum(f * m for f, m in zip(self.block_channels, self.block_lengths)))
         self._dtype = dtype
-        self.slices_per_pass = 32
+        # slices per forward/inverse pass: bounded buffers for long signals; one pass for a
+        # 48-hop xumx-rt chunk (49 slices). 64 vs 32 measured on the eager separator (per-target
+        # inverses, 120 s, 4 interleaved runs): ~10 % faster on 2 threads, equal on 1
+        self.slices_per_pass = 64
 
         f64 = torch.float64
         self.register_buffer("slice_window", torch.from_numpy(d.slice_window), persistent=False)
