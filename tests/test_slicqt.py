@@ -151,3 +151,39 @@ def test_magnitude_is_abs():
 def test_rejects_empty_signal():
     with pytest.raises(ValueError, match="at least one sample"):
         SliCQT.from_config("tiny")(torch.zeros(1, 2, 0))
+
+
+class _Inverse(torch.nn.Module):
+    def __init__(self, t: SliCQT, n: int) -> None:
+        super().__init__()
+        self.t, self.n = t, n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.t.inverse(self.t(x), self.n)
+
+
+@pytest.mark.parametrize("name", ["xumx-rt", "tiny"])
+def test_compact_inverse_equals_the_full_gather(name):
+    t = SliCQT.from_config(name)
+    # a few bins take a third or fourth contribution; most take two
+    assert 0 < t.inv_extra_bins.numel() < t.inv_weight.shape[1] // 10
+    x = torch.randn(2, 2, 30011)
+    blocks = t(x)
+    compact = t.inverse(blocks, x.shape[-1])
+    t.compact_inverse = False
+    full = t.inverse(blocks, x.shape[-1])
+    assert torch.equal(compact, full)
+
+
+def test_exported_graphs_use_the_full_gather_not_index_add():
+    t = SliCQT.from_config("tiny")
+    model = _Inverse(t, 9000).eval()
+    x = torch.randn(1, 2, 9000)
+    want = model(x)
+    ep = torch.export.export(model, (x,), strict=False)
+    ops = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
+    assert not any("index_add" in op for op in ops)
+    assert any("index_select" in op for op in ops)
+    traced = torch.jit.trace(model, (x,), check_trace=False)
+    assert "index_add" not in str(traced.graph)
+    assert torch.allclose(ep.module()(x), want, atol=1e-6)
