@@ -120,7 +120,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-nsgt", action="store_true", help="skip the (slow) reference baseline")
     p.add_argument("--floor", action="store_true",
-                   help="also time the slice DFTs alone (torch.fft; scipy.fft for context)")
+                   help="also time the DFTs alone (torch.fft; scipy.fft for context)")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--worker", nargs=2, metavar=("KIND", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args()

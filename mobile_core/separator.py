@@ -73,10 +73,11 @@ class Separator(nn.Module):
         coefficients and the inverse's intermediates then exist for one stem at a time, not four.
         Measured on xumx-rt, 48-hop chunks, AMD EPYC 2 cores: peak RSS of
         ``bench/bench_separator.py --seconds 240`` 924-934 MB per target vs 1143-1156 MB with the
-        four stems in one inverse; time on one thread within the host's noise, on two threads
-        ~12 % slower (median of 7 interleaved runs on 120 s: 14.3 vs 12.6 s; four times as many,
-        smaller ops). Every tensor has at most 6 dimensions (XNNPACK, the .pte delegate, rejects
-        7-D ones such as ``[B, 4, C, F, S, T, 2]``).
+        four stems in one inverse. Alone it cost ~12 % on two threads (more, smaller ops; median
+        of 7 interleaved runs on 120 s: 14.3 vs 12.6 s); with the transform's 64 slices per pass
+        it is faster than the four-stem inverse at 32 (interleaved medians, 120 s: 13.7 vs 14.4 s
+        on one thread, 8.3 vs 9.8 s on two). Every tensor has at most 6 dimensions (XNNPACK, the
+        .pte delegate, rejects 7-D ones such as ``[B, 4, C, F, S, T, 2]``).
         """
         blocks = self.transform(mix)
         masks = self.masknet(magnitude(blocks))  # [B, 4, C, F_b, S, T_b] each

@@ -261,7 +261,6 @@ class SliCQT(nn.Module):
             y = y + g[:, :, r : r + 1] * self.inv_weight[r : r + 1]
         return self.slice_idft(y.reshape(-1, s, nb, 2))  # y: [R, s, 1, sllen/2 + 1, 2]
 
-
     def _compact_spectrum(self, spec: Tensor) -> Tensor:
         """Coefficient spectra ``[R, s, P, 2]`` -> half spectra ``[R, s, n_bins, 2]``.
 
