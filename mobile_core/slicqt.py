@@ -97,15 +97,10 @@ class SliCQT(nn.Module):
         self.register_buffer("inv_index", _pair_index(d.inv_index.reshape(-1)), persistent=False)
         inv_w = np.stack((d.inv_weight_re, d.inv_weight_im), axis=-1)
         self.register_buffer("inv_weight", torch.from_numpy(inv_w), persistent=False)
-        # the same map, compact (eager only): most bins have at most two contributions, so the
-        # first two rows are gathered for every bin and the few others added by index
-        main, extra = _split_contributions(d.inv_index, inv_w, rows=2)
-        self.register_buffer("inv_main_index", _pair_index(main[0].reshape(-1)), persistent=False)
-        self.register_buffer("inv_main_weight", torch.from_numpy(main[1]), persistent=False)
-        self.register_buffer("inv_extra_bins", torch.from_numpy(extra[0]), persistent=False)
-        self.register_buffer("inv_extra_index", _pair_index(extra[1]), persistent=False)
-        self.register_buffer("inv_extra_weight", torch.from_numpy(extra[2]), persistent=False)
+        # eager inverses use a compact form of the same map (see _compact_spectrum), derived from
+        # these buffers on first use and kept out of the buffers so that exports do not carry it
         self.compact_inverse = True
+        self._compact: tuple | None = None
         self.slice_dft = RealDFT(d.sllen, dft, f64)
         self.slice_idft = RealIDFT(d.sllen, dft, f64)
         lengths = sorted(set(self.block_lengths))
@@ -264,43 +259,49 @@ class SliCQT(nn.Module):
     def _compact_spectrum(self, spec: Tensor) -> Tensor:
         """Coefficient spectra ``[R, s, P, 2]`` -> half spectra ``[R, s, n_bins, 2]``.
 
-        The same sums as the full gather in :meth:`_inverse_frames` (which every exported graph
-        uses: no scatter op there), with half the gathered values for xumx-rt: two weighted
-        contributions per bin, plus ``index_add`` of the few bins' third and fourth ones
-        (480 of 9031 bins for xumx-rt).
+        The same sums, in the same order, as the full gather in :meth:`_inverse_frames` (which
+        every exported graph uses: no scatter op there), with half the gathered values for
+        xumx-rt: the first two weighted contributions of every bin, then ``index_add`` of the few
+        bins' third and fourth ones (480 of 9031 bins for xumx-rt).
         """
+        main_index, main_weight, extra_bins, extra_index, extra_weight = self._compact_map()
         s = spec.shape[1]
-        nb = self.inv_main_weight.shape[1]
+        rows, nb = main_weight.shape[:2]
         flat = spec.flatten(-2)
-        g = flat.index_select(-1, self.inv_main_index).reshape(-1, s, 2, nb, 2)
-        w = self.inv_main_weight
-        y = g[:, :, 0] * w[0] + g[:, :, 1] * w[1]  # [R, s, nb, 2]
-        if self.inv_extra_bins.numel() == 0:
+        g = flat.index_select(-1, main_index).reshape(-1, s, rows, nb, 2)
+        y = g[:, :, 0] * main_weight[0]
+        for r in range(1, rows):
+            y = y + g[:, :, r] * main_weight[r]  # [R, s, nb, 2]
+        if extra_bins.numel() == 0:
             return y
-        n_extra = self.inv_extra_bins.numel()
-        e = flat.index_select(-1, self.inv_extra_index).reshape(-1, s, n_extra, 2)
-        return y.index_add(-2, self.inv_extra_bins, e * self.inv_extra_weight)
+        e = flat.index_select(-1, extra_index).reshape(-1, s, extra_bins.numel(), 2)
+        return y.index_add(-2, extra_bins, e * extra_weight)
+
+    def _compact_map(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """The inverse map split for :meth:`_compact_spectrum`, derived once per dtype/device.
+
+        Returns ``main_index[rows * n_bins * 2]`` (pair index of the first ``rows <= 2``
+        contributions of every bin), ``main_weight[rows, n_bins, 2]``, and the nonzero entries of
+        the other rows, row by row: ``extra_bins[E]``, ``extra_index[2E]``, ``extra_weight[E, 2]``.
+        """
+        w = self.inv_weight  # [Q, n_bins, 2]
+        key = (w.dtype, w.device, w.data_ptr())  # re-derived when the buffer is replaced
+        if self._compact is None or self._compact[0] != key:
+            # normal tensors even when first called under inference_mode (a later autograd pass,
+            # e.g. training after a validation run, must be able to save them for backward)
+            with torch.inference_mode(False):
+                q, nb = w.shape[:2]
+                pairs = self.inv_index.view(q, nb, 2)  # (re, im) float index of each contribution
+                rows = min(q, 2)
+                r, j = torch.nonzero(w[rows:].ne(0).any(-1), as_tuple=True)
+                self._compact = (key, pairs[:rows].reshape(-1), w[:rows].clone(), j,
+                                 pairs[rows:][r, j].reshape(-1), w[rows:][r, j])
+        return self._compact[1:]
 
 
 def _exporting() -> bool:
     """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph."""
     return torch.compiler.is_exporting() or torch.jit.is_tracing()
-
-
-def _split_contributions(
-    index: np.ndarray, weight: np.ndarray, rows: int
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Split the packed inverse map ``index[Q, nb]``, ``weight[Q, nb, 2]`` into its first
-    ``rows`` rows (``(index[rows, nb], weight[rows, nb, 2])``; zero-padded when ``Q < rows``) and
-    the nonzero entries of the other rows as ``(bins[E], slots[E], weights[E, 2])``, row by row."""
-    q, nb = index.shape
-    main_index = np.zeros((rows, nb), dtype=np.int64)
-    main_weight = np.zeros((rows, nb, 2), dtype=weight.dtype)
-    main_index[: min(q, rows)] = index[:rows]
-    main_weight[: min(q, rows)] = weight[:rows]
-    rest_w = weight[rows:]
-    r, j = np.nonzero(np.any(rest_w != 0, axis=-1))  # row-major: row by row, bins ascending
-    return (main_index, main_weight), (j.astype(np.int64), index[rows:][r, j], rest_w[r, j])
 
 
 def _pair_index(index: np.ndarray) -> Tensor:
