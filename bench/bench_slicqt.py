@@ -13,6 +13,10 @@ torch graph can use), plus for ``torch`` one complex FFT and inverse of every co
 (length ``T_b``), on each thread count; and for context the slice DFTs alone with ``scipy.fft``
 (pocketfft, float32, one thread) when SciPy is installed: a faster FFT that a torch graph cannot
 call.
+
+``--gather-ab`` instead compares the inverse's two gathers on one 48-hop chunk (``[1, 2, L]``):
+the eager compact gather and the full one that exported graphs use, as interleaved pairs in one
+process per thread count (medians of ``--pairs``).
 """
 
 from __future__ import annotations
@@ -112,6 +116,35 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
     return {"impl": kind, "threads": threads, "seconds": min(run_times), "peak_rss_mb": peak_mb}
 
 
+def _gather_ab(threads: int, config: str, pairs: int) -> dict:
+    """Medians (ms) of interleaved inverse timings, compact vs full gather, one chunk."""
+    import statistics
+
+    import torch
+
+    from mobile_core.cdae import CDAEConfig
+    from mobile_core.chunking import chunk_spec, default_chunk_hops
+    from mobile_core.slicqt import SliCQT
+
+    torch.set_num_threads(threads)
+    t = SliCQT.from_config(config)
+    n = chunk_spec(t, CDAEConfig(), default_chunk_hops(config, t)).chunk
+    times: dict[bool, list[float]] = {True: [], False: []}
+    with torch.inference_mode():
+        blocks = t(torch.randn(1, 2, n, generator=torch.Generator().manual_seed(0)) * 0.1)
+        for _ in range(3):
+            t.inverse(blocks, n)
+        for _ in range(pairs):
+            for compact in (True, False):
+                t.compact_inverse = compact
+                t0 = time.perf_counter()
+                t.inverse(blocks, n)
+                times[compact].append(time.perf_counter() - t0)
+    return {"threads": threads, "samples": n,
+            "compact_ms": 1e3 * statistics.median(times[True]),
+            "full_ms": 1e3 * statistics.median(times[False])}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=float, default=240.0, help="signal length (stereo, 44.1 kHz)")
@@ -121,12 +154,31 @@ def main() -> None:
     p.add_argument("--no-nsgt", action="store_true", help="skip the (slow) reference baseline")
     p.add_argument("--floor", action="store_true",
                    help="also time the DFTs alone (torch.fft; scipy.fft for context)")
+    p.add_argument("--gather-ab", action="store_true",
+                   help="only compare the inverse's compact and full gathers on one chunk")
+    p.add_argument("--pairs", type=int, default=30, help="interleaved pairs for --gather-ab")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--worker", nargs=2, metavar=("KIND", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker and args.worker[0] == "gather-ab":
+        print(json.dumps(_gather_ab(int(args.worker[1]), args.config, args.pairs)))
+        return
     if args.worker:
         res = _worker(args.worker[0], int(args.worker[1]), args.seconds, args.config, args.repeat)
         print(json.dumps(res))
+        return
+
+    if args.gather_ab:
+        print(f"sliCQT inverse of one chunk, {args.config}: compact vs full gather "
+              f"(medians of {args.pairs} interleaved pairs)")
+        for th in args.threads:
+            cmd = [sys.executable, __file__, "--worker", "gather-ab", str(th),
+                   "--config", args.config, "--pairs", str(args.pairs)]
+            env = dict(os.environ, PYTHONPATH=str(ROOT))
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  {th} thread(s), {r['samples']} samples: compact {r['compact_ms']:.1f} ms, "
+                  f"full {r['full_ms']:.1f} ms ({1 - r['compact_ms'] / r['full_ms']:.0%} less)")
         return
 
     jobs = [("fft", th) for th in args.threads] + [("matmul", th) for th in args.threads]
