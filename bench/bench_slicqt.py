@@ -35,19 +35,27 @@ from peak_rss import peak_rss_mb
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _signal(seconds: float):
+def _signal(n_samples: int):
+    """``[1, 2, n_samples]`` noise at -20 dBFS, the same every run."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    return torch.randn(1, 2, int(seconds * 44100), generator=gen) * 0.1
+    return torch.randn(1, 2, n_samples, generator=gen).mul_(0.1)
+
+
+def _run_worker(*args: str) -> dict:
+    """Run ``--worker ...args`` of this script in a fresh subprocess (its own peak RSS)."""
+    cmd = [sys.executable, __file__, "--worker", *args]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    x = _signal(seconds)
-    n = x.shape[-1]
+    n = int(seconds * 44100)
     if kind == "nsgt":
         sys.path.insert(0, str(ROOT))
         from mobile_core.slicqt import SliCQT
@@ -56,7 +64,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
         t = SliCQT.from_config(config)
         cfg = t.config
         ref = reference_nsgt(cfg.scale, cfg.bins, cfg.fmin, cfg.fmax, t.sllen, t.trlen)
-        sig = x[0].double().numpy()
+        sig = _signal(n)[0].double().numpy()
 
         def run() -> float:
             t0 = time.perf_counter()
@@ -70,8 +78,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
         from mobile_core.slicqt import SliCQT
 
         t = SliCQT.from_config(config)
-        frames = torch.randn(x.shape[1] * t.n_slices(n), t.sllen)  # [C * S, sllen]
-        del x
+        frames = torch.randn(2 * t.n_slices(n), t.sllen)  # [C * S, sllen], stereo
         if kind == "floor-scipy":
             import scipy.fft
 
@@ -102,6 +109,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
         from mobile_core.slicqt import SliCQT
 
         t = SliCQT.from_config(config, dft=kind)
+        x = _signal(n)
 
         def run() -> float:
             with torch.inference_mode():
@@ -131,7 +139,7 @@ def _gather_ab(threads: int, config: str, pairs: int) -> dict:
     n = chunk_spec(t, CDAEConfig(), default_chunk_hops(config, t)).chunk
     times: dict[bool, list[float]] = {True: [], False: []}
     with torch.inference_mode():
-        blocks = t(torch.randn(1, 2, n, generator=torch.Generator().manual_seed(0)) * 0.1)
+        blocks = t(_signal(n))
         for _ in range(3):
             t.inverse(blocks, n)
         for _ in range(pairs):
@@ -172,11 +180,8 @@ def main() -> None:
         print(f"sliCQT inverse of one chunk, {args.config}: compact vs full gather "
               f"(medians of {args.pairs} interleaved pairs)")
         for th in args.threads:
-            cmd = [sys.executable, __file__, "--worker", "gather-ab", str(th),
-                   "--config", args.config, "--pairs", str(args.pairs)]
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r = _run_worker("gather-ab", str(th), "--config", args.config,
+                            "--pairs", str(args.pairs))
             print(f"  {th} thread(s), {r['samples']} samples: compact {r['compact_ms']:.1f} ms, "
                   f"full {r['full_ms']:.1f} ms ({1 - r['compact_ms'] / r['full_ms']:.0%} less)")
         return
@@ -189,12 +194,9 @@ def main() -> None:
         if importlib.util.find_spec("scipy") is not None:
             jobs.append(("floor-scipy", 1))
     results = []
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     for kind, th in jobs:
-        cmd = [sys.executable, __file__, "--worker", kind, str(th), "--seconds", str(args.seconds),
-               "--config", args.config, "--repeat", str(args.repeat)]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        results.append(_run_worker(kind, str(th), "--seconds", str(args.seconds),
+                                   "--config", args.config, "--repeat", str(args.repeat)))
         print(f"  measured {kind} on {th} thread(s)", file=sys.stderr)
     base = next((r["seconds"] for r in results if r["impl"] == "nsgt"), None)
     print(f"sliCQT forward+inverse, {args.config}, {args.seconds:.0f} s stereo at 44.1 kHz")
