@@ -3,8 +3,10 @@
     python bench/bench_slicqt.py [--seconds 240] [--config xumx-rt] [--threads 1 2] [--json F]
 
 Each measurement runs in a fresh subprocess (so peak RSS is its own): ours with the ``fft`` and
-``matmul`` DFT modes on each thread count, and the reference ``nsgt`` 0.19 (NumPy, one thread) as
-the baseline timed in the same run. Times are the best of ``--repeat`` runs after one warm-up.
+``matmul`` DFT modes on each thread count, ``fft`` once more with the eager fast path off
+(``portable``: the real-DFT-only forms that exported graphs run, see ``mobile_core/dft.py``), and
+the reference ``nsgt`` 0.19 (NumPy, one thread) as the baseline timed in the same run. Times are
+the best of ``--repeat`` runs after one warm-up.
 
 ``--floor`` adds the DFT work no implementation of this transform can skip, alone, without any
 windowing, gathering or copying: the real DFT of every slice (``C * S`` frames of ``sllen``
@@ -108,7 +110,11 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
     else:
         from mobile_core.slicqt import SliCQT
 
-        t = SliCQT.from_config(config, dft=kind)
+        t = SliCQT.from_config(config, dft=kind.removesuffix("-portable"))
+        if kind.endswith("-portable"):
+            for m in t.modules():
+                if hasattr(m, "native"):
+                    m.native = False
         x = _signal(n)
 
         def run() -> float:
@@ -186,7 +192,7 @@ def main() -> None:
                   f"full {r['full_ms']:.1f} ms ({1 - r['compact_ms'] / r['full_ms']:.0%} less)")
         return
 
-    jobs = [("fft", th) for th in args.threads] + [("matmul", th) for th in args.threads]
+    jobs = [(kind, th) for kind in ("fft", "fft-portable", "matmul") for th in args.threads]
     if not args.no_nsgt:
         jobs.insert(0, ("nsgt", 1))
     if args.floor:
@@ -203,6 +209,7 @@ def main() -> None:
     print(f"{'implementation':<26}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
     for r in results:
         name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "ours, dft=fft",
+                "fft-portable": "ours, fft, portable",
                 "matmul": "ours, dft=matmul", "floor-torch": "DFTs only, torch",
                 "floor-scipy": "slice DFTs only, scipy"}[r["impl"]]
         speed = f"{base / r['seconds']:.1f}" if base else "-"

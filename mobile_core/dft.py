@@ -1,7 +1,8 @@
 """Real-valued DFT building blocks that export to every mobile runtime.
 
-No complex tensor is ever built. Everything reduces to one primitive, the half-spectrum DFT of a
-real signal (:class:`RealDFT`), with two interchangeable implementations:
+No exported graph builds a complex tensor (the eager fast path below does). Everything reduces to
+one primitive, the half-spectrum DFT of a real signal (:class:`RealDFT`), with two interchangeable
+implementations:
 
 * ``"fft"``: ``torch.fft.rfft`` read at once through ``view_as_real``. Fastest in eager PyTorch,
   TorchScript-lite and ExecuTorch (``aten::_fft_r2c``, optimized kernels, accurate to ~1e-7).
@@ -10,8 +11,18 @@ real signal (:class:`RealDFT`), with two interchangeable implementations:
   ``DFT`` op is ~30x slower than pocketfft and only ~1e-3 accurate for long odd lengths (measured on
   length 18060), while these matmuls are exact to float32 rounding on every runtime.
 
-From the primitive: :func:`complex_dft` (complex in, complex out, any length, forward or inverse via
-two real DFTs) and :class:`RealIDFT` (half spectrum to real signal via one real DFT).
+From the primitive: :class:`ComplexDFT` (complex in, complex out, any length, forward or inverse via
+two real DFTs or one dense matmul) and :class:`RealIDFT` (half spectrum to real signal via one real
+DFT).
+
+Eager fast path. Those two are built for the runtimes, which lack complex FFTs. Eager PyTorch has
+them, so in ``"fft"`` mode, outside ``torch.export``/``torch.jit.trace`` (:func:`exporting`), they
+call ``torch.fft.fft``/``ifft``/``irfft`` on a complex view instead: the same maths to float32
+rounding (tested against the portable forms), far fewer memory passes. Measured on one xumx-rt
+48-hop chunk's inverse, AMD EPYC, one thread: the 70 block DFTs 40.7 -> 5.7 ms, the slice
+inverse DFTs 19.0 -> 12.1 ms (a one-off script); ``bench/bench_slicqt.py`` times the whole
+transform both ways (rows ``ours, dft=fft`` and ``ours, fft, portable``).
+Set ``native = False`` on a module to run its portable form in eager.
 """
 
 from __future__ import annotations
@@ -23,6 +34,11 @@ from torch import Tensor, nn
 
 DFT_MODES = ("fft", "matmul")
 MAX_RADIX = 64
+
+
+def exporting() -> bool:
+    """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph."""
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _factorize(n: int, max_radix: int = MAX_RADIX) -> list[int]:
@@ -156,6 +172,7 @@ class ComplexDFT(nn.Module):
         super().__init__()
         self.n = n
         self.inverse = inverse
+        self.native = mode == "fft"  # eager: torch.fft on a complex view (module docstring)
         self.dense = n <= DENSE_MAX or n % 2 == 1
         if self.dense:
             self.register_buffer("basis", _dense_complex_basis(n, inverse).to(dtype),
@@ -165,6 +182,9 @@ class ComplexDFT(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         n = self.n
+        if self.native and not exporting():
+            fft = torch.fft.ifft if self.inverse else torch.fft.fft
+            return torch.view_as_real(fft(_as_complex(z), dim=-1))
         if self.dense:
             lead = z.shape[:-2]
             return (z.reshape(*lead, 2 * n) @ self.basis).reshape(*lead, n, 2)
@@ -199,9 +219,12 @@ class RealIDFT(nn.Module):
         if n % 2:
             raise ValueError("RealIDFT needs an even length")
         self.n = n
+        self.native = mode == "fft"  # eager: torch.fft.irfft (module docstring)
         self.rdft = RealDFT(n, mode, dtype)
 
     def forward(self, y: Tensor) -> Tensor:
+        if self.native and not exporting():
+            return torch.fft.irfft(_as_complex(y), n=self.n, dim=-1)
         h = self.n // 2
         re, im = _halves(y, -1)  # [..., h + 1, 1]: slices, not selects (see ComplexDFT)
         u = torch.cat((re + im, (re - im)[..., 1:h, :].flip(-2)), dim=-2)
@@ -209,6 +232,13 @@ class RealIDFT(nn.Module):
         ur, ui = _halves(spec, -1)
         x = torch.cat((ur + ui, (ur - ui)[..., 1:h, :].flip(-2)), dim=-2)
         return x.reshape(x.shape[:-1]) * (1.0 / self.n)
+
+
+def _as_complex(z: Tensor) -> Tensor:
+    """``[..., 2]`` (re, im) -> complex ``[...]``, a view when the strides allow one."""
+    if z.stride(-1) != 1 or any(st % 2 for st in z.stride()[:-1]):
+        z = z.contiguous()
+    return torch.view_as_complex(z)
 
 
 def _halves(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .configs import TransformConfig, transform_config
-from .dft import ComplexDFT, RealDFT, RealIDFT
+from .dft import ComplexDFT, RealDFT, RealIDFT, exporting
 from .nsgt_design import SliCQDesign, design
 from .scales import make_scale
 
@@ -245,7 +245,7 @@ class SliCQT(nn.Module):
             z = blk.transpose(1, 2)  # [R, s, F, M, 2]
             spec.append(self.block_dft[str(m)](z).reshape(-1, s, f * m, 2))
         spec = torch.cat(spec, dim=-2)  # [R, s, P, 2]
-        if self.compact_inverse and not _exporting():
+        if self.compact_inverse and not exporting():
             return self.slice_idft(self._compact_spectrum(spec))
         # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
         q, nb = self.inv_weight.shape[:2]
@@ -297,11 +297,6 @@ class SliCQT(nn.Module):
                 self._compact = (key, pairs[:rows].reshape(-1), w[:rows].clone(), j,
                                  pairs[rows:][r, j].reshape(-1), w[rows:][r, j])
         return self._compact[1:]
-
-
-def _exporting() -> bool:
-    """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph."""
-    return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _pair_index(index: np.ndarray) -> Tensor:
