@@ -41,6 +41,7 @@ from mobile_core.artifacts import (
 from mobile_core.chunking import ChunkSpec, chunk_spec
 from mobile_core.dft import ComplexDFT
 from mobile_core.errors import DemixError, ModelFileError
+from mobile_core.folded import fold_bn
 from mobile_core.model_file import model_id
 from mobile_core.separator import Separator
 from mobile_core.slicqt import SliCQT, magnitude
@@ -72,11 +73,7 @@ __all__ = [
 
 def _fold(conv: nn.Module, bn: nn.BatchNorm2d, transposed: bool) -> None:
     """Fold eval-mode ``bn`` into ``conv`` (in place): ``bn(conv(x)) == conv'(x)``."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias.detach() - bn.running_mean * scale
-    shape = (1, -1, 1, 1) if transposed else (-1, 1, 1, 1)  # out channels: dim 1 / dim 0
-    w = conv.weight.detach() * scale.view(shape)
-    b = shift if conv.bias is None else conv.bias.detach() * scale + shift
+    w, b = fold_bn(conv.weight, conv.bias, bn, transposed)
     conv.weight = nn.Parameter(w)
     conv.bias = nn.Parameter(b)
 

@@ -65,6 +65,12 @@ needs no grouped op, and gives a runtime one convolution instead of four per blo
 The checkpoint map stays exact: the stem's weight and BatchNorm tensors are the four targets'
 tensors concatenated along the output channels, in our target order.
 
+Eager inference. In eval mode with autograd off (and not while exporting), a ``BlockMasker``
+runs a :class:`~mobile_core.folded.FoldedBlock` of itself: BatchNorm folded into the convs,
+channels-last activations, layer 4 as a matmul plus overlap-add; the same maths, ~30 % less time
+for the 70 xumx-rt blocks (see :mod:`.folded`). Training, autograd and exports use the layers
+above.
+
 Targets are in the project's stem order :data:`STEMS` (vocals, drums, bass, other); upstream's
 order (bass, vocals, other, drums) is mapped by the converter.
 
@@ -82,6 +88,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
+
+from .folded import FoldedBlock, state_key
+from .tracing import exporting
 
 __all__ = [
     "STEMS",
@@ -236,8 +245,13 @@ class BlockMasker(nn.Module):
         self.targets = nn.ModuleList(
             TargetCDAE(kf, nb_t_bins, cfg) for _ in range(cfg.nb_targets)
         )
+        self._folded: FoldedBlock | None = None  # eager inference form, derived on demand
 
     def forward(self, mag: Tensor) -> Tensor:
+        if not (self.training or torch.is_grad_enabled() or exporting()):
+            folded = self.folded()
+            if folded is not None:
+                return folded(mag)
         length = mag.shape[-2] * self.nb_t_bins  # L = S * T_b
         x = mag.flatten(-2)  # [B, C, F, L]
         x = (x - self.input_mean.unsqueeze(-1)) * self.input_scale.unsqueeze(-1)
@@ -251,6 +265,16 @@ class BlockMasker(nn.Module):
         ]
         y = torch.stack(masks, dim=1)  # [B, n_targets, C, F, L]
         return y.unflatten(-1, (-1, self.nb_t_bins))
+
+    def folded(self) -> FoldedBlock | None:
+        """The :class:`~mobile_core.folded.FoldedBlock` of the current weights (what eval-mode
+        calls without autograd run), re-derived after any change; None for an odd ``T_b``."""
+        if not FoldedBlock.supports(self):
+            return None
+        if self._folded is None or self._folded.key != state_key(self):
+            self._folded = None  # release the old copy before building the new one
+            self._folded = FoldedBlock(self)
+        return self._folded
 
 
 class MaskNet(nn.Module):

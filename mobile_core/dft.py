@@ -32,13 +32,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .tracing import exporting
+
 DFT_MODES = ("fft", "matmul")
 MAX_RADIX = 64
-
-
-def exporting() -> bool:
-    """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph."""
-    return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _factorize(n: int, max_radix: int = MAX_RADIX) -> list[int]:

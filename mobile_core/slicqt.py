@@ -27,9 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from .configs import TransformConfig, transform_config
-from .dft import ComplexDFT, RealDFT, RealIDFT, exporting
+from .dft import ComplexDFT, RealDFT, RealIDFT
 from .nsgt_design import SliCQDesign, design
 from .scales import make_scale
+from .tracing import exporting
 
 
 def n_slices(n_samples: int, sllen: int) -> int:

@@ -161,11 +161,14 @@ def test_converted_network_computes_upstream_masks():
     g = torch.Generator().manual_seed(2)
     mags = [3.0 * torch.rand(2, 2, f, 4, t, generator=g) for f, t in BLOCKS]
     with torch.no_grad():
-        want, got = model(mags), net(mags)
-    for w, m in zip(want, got, strict=True):
-        assert m.shape == (2, 4, *w.shape[2:])
+        want, folded = model(mags), net(mags)  # eval, no autograd: the folded inference form
+    with torch.enable_grad():
+        got = [m.detach() for m in net(mags)]  # the module's own layers, op for op
+    for w, m, f in zip(want, got, folded, strict=True):
+        assert m.shape == f.shape == (2, 4, *w.shape[2:])
         for s, t in enumerate(OURS_FROM_UPSTREAM):
             torch.testing.assert_close(m[:, s], w[t], rtol=0, atol=2e-6)
+            torch.testing.assert_close(f[:, s], w[t], rtol=0, atol=2e-5)  # other sum order
         assert (w[0] - w[1]).abs().max() > 1e-2  # targets differ, so a swap would show
 
 

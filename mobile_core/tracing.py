@@ -1,0 +1,18 @@
+"""Whether a graph is being recorded: the eager fast paths step aside while it is."""
+
+from __future__ import annotations
+
+import torch
+
+
+def exporting() -> bool:
+    """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph.
+
+    The eager-only fast paths (:mod:`.dft`'s complex FFTs, the transform's compact inverse
+    gather, :mod:`.folded`'s folded block maskers) check it, so that exported graphs hold only
+    ops every target runtime has, and no state derived outside the module's own tensors.
+    """
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
+__all__ = ["exporting"]
