@@ -2,12 +2,15 @@
 
     python bench/bench_separator.py [--seconds 240] [--config xumx-rt] [--threads 1 2]
 
-For each thread count, in a fresh subprocess (so peak RSS is its own):
+For each thread count ``k``, in a fresh subprocess (so peak RSS is its own), the song in memory
+through the reference runner's chunk loop (``mobile_core.runner.separate`` with an
+``EagerBackend``, default chunk plan; equals one whole-song forward to ~135 dB), stems in memory:
 
-* ``chunked``: the song through the eager ``Separator`` chunk by chunk with the default chunk plan
-  (what the reference runner does; equals one whole-song forward to ~135 dB);
-* ``one-shot``: a single ``Separator.forward`` over the whole song (``--one-shot``; memory grows
-  with the song, so it is off by default for long songs).
+* ``tasks`` (``k`` > 1): ``k`` task workers with one torch intra-op thread each, what
+  ``demix``/``open_backend`` does with ``k`` threads (see ``Separator.separate``);
+* ``intra-op``: one worker, ``k`` torch intra-op threads (the serial ``Separator.forward``);
+* ``one-shot``: a single ``Separator.forward`` over the whole song on ``k`` intra-op threads
+  (``--one-shot``; memory grows with the song, so it is off by default for long songs).
 
 Also reported: parameter count, FLOPs per second of audio (``torch.utils.flop_counter``: convs and
 matmuls; FFTs and elementwise ops are not counted), the achieved GFLOP/s, and as the same-run
@@ -46,37 +49,33 @@ def _separator(config: str):
     return sep
 
 
-def _chunked(sep, x):
-    import torch
-
-    from mobile_core.chunking import chunk_spec, default_chunk_hops, plan_chunks
-
-    spec = chunk_spec(sep.transform, sep.config.cdae,
-                      default_chunk_hops(sep.config.name, sep.transform))
-    n = x.shape[-1]
-    out = torch.empty(1, 4, 2, n)
-    for c in plan_chunks(n, spec):
-        seg = x[..., c.start : c.start + spec.chunk]
-        seg = torch.nn.functional.pad(seg, (0, spec.chunk - seg.shape[-1]))
-        y = sep(seg)
-        out[..., c.keep_from : c.keep_to] = y[..., c.keep_from - c.start : c.keep_to - c.start]
-    return out
-
-
 def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
     import torch
 
-    torch.set_num_threads(threads)
+    from mobile_core.backends import EagerBackend
+    from mobile_core.runner import separate
+
+    workers = threads if mode == "tasks" else 1
+    torch.set_num_threads(threads // workers)
     sep = _separator(config)
-    x = torch.randn(1, 2, int(seconds * 44100), generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, int(seconds * 44100), generator=torch.Generator().manual_seed(0))
     x.mul_(0.1)  # in place: a temporary copy of the song would count in the peak
-    run = _chunked if mode == "chunked" else (lambda s, v: s(v))
-    with torch.inference_mode():
-        run(sep, x[..., : 44100 * 2])  # warm-up (kernel selection, allocator)
-        t0 = time.perf_counter()
-        run(sep, x)
-        elapsed = time.perf_counter() - t0
+    if mode == "one-shot":
+        def run(v):
+            with torch.inference_mode():
+                return sep(v[None])
+    else:
+        backend = EagerBackend(sep, workers=workers)
+
+        def run(v):
+            return separate(v, backend)
+    run(x[..., : 44100 * 2])  # warm-up (kernel selection, allocator, folded weights)
+    t0 = time.perf_counter()
+    y = run(x)
+    elapsed = time.perf_counter() - t0
+    del y
     peak = peak_rss_mb()
+    torch.set_num_threads(threads)  # the yardstick uses all k threads, whatever the mode
     return {"mode": mode, "threads": threads, "seconds": elapsed, "peak_rss_mb": peak,
             "gemm_gflops": _gemm_gflops()}
 
@@ -120,11 +119,13 @@ def main() -> None:
     if args.worker:
         print(json.dumps(_worker(args.worker[0], int(args.worker[1]), args.seconds, args.config)))
         return
-    modes = ["chunked"] + (["one-shot"] if args.one_shot else [])
+    modes = ["tasks", "intra-op"] + (["one-shot"] if args.one_shot else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     results = []
     for mode in modes:
         for th in args.threads:
+            if mode == "tasks" and th == 1:
+                continue  # one worker is the intra-op row
             cmd = [sys.executable, __file__, "--worker", mode, str(th),
                    "--seconds", str(args.seconds), "--config", args.config]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)

@@ -266,6 +266,16 @@ class BlockMasker(nn.Module):
         y = torch.stack(masks, dim=1)  # [B, n_targets, C, F, L]
         return y.unflatten(-1, (-1, self.nb_t_bins))
 
+    def flops_per_frame(self) -> int:
+        """Multiply-adds x 2 per layer-1 output frame (all targets): a cost for scheduling."""
+        kf, t, c = self.freq_kernel, self.nb_t_bins, self.stem.in_channels
+        conv = self.targets[0].conv
+        h1, h2, k2 = self.hidden1, conv.out_channels, conv.kernel_size[1]
+        f1, f2 = self.nb_bins - kf + 1, self.nb_bins - 2 * kf + 2
+        ends = 2 * f1 * c * kf * t * h1 * self.nb_targets  # layer 1 and layer 4
+        middle = 2 * f2 * h1 * h2 * kf * k2 * self.nb_targets  # layers 2 and 3
+        return 2 * (ends + middle)
+
     def folded(self) -> FoldedBlock | None:
         """The :class:`~mobile_core.folded.FoldedBlock` of the current weights (what eval-mode
         calls without autograd run), re-derived after any change; None for an odd ``T_b``."""

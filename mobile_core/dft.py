@@ -181,7 +181,7 @@ class ComplexDFT(nn.Module):
         n = self.n
         if self.native and not exporting():
             fft = torch.fft.ifft if self.inverse else torch.fft.fft
-            return torch.view_as_real(fft(_as_complex(z), dim=-1))
+            return torch.view_as_real(fft(as_complex(z), dim=-1))
         if self.dense:
             lead = z.shape[:-2]
             return (z.reshape(*lead, 2 * n) @ self.basis).reshape(*lead, n, 2)
@@ -221,7 +221,7 @@ class RealIDFT(nn.Module):
 
     def forward(self, y: Tensor) -> Tensor:
         if self.native and not exporting():
-            return torch.fft.irfft(_as_complex(y), n=self.n, dim=-1)
+            return torch.fft.irfft(as_complex(y), n=self.n, dim=-1)
         h = self.n // 2
         re, im = _halves(y, -1)  # [..., h + 1, 1]: slices, not selects (see ComplexDFT)
         u = torch.cat((re + im, (re - im)[..., 1:h, :].flip(-2)), dim=-2)
@@ -231,11 +231,12 @@ class RealIDFT(nn.Module):
         return x.reshape(x.shape[:-1]) * (1.0 / self.n)
 
 
-def _as_complex(z: Tensor) -> Tensor:
+def as_complex(z: Tensor) -> Tensor:
     """``[..., 2]`` (re, im) -> complex ``[...]``, a view when the strides allow one."""
-    if z.stride(-1) != 1 or any(st % 2 for st in z.stride()[:-1]):
-        z = z.contiguous()
-    return torch.view_as_complex(z)
+    try:
+        return torch.view_as_complex(z)
+    except RuntimeError:  # a stride not a multiple of 2, or the pair axis not contiguous
+        return torch.view_as_complex(z.contiguous())
 
 
 def _halves(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:

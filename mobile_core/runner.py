@@ -63,6 +63,7 @@ class _Window:
     def __init__(self, blocks: Iterable[Tensor], channels: int = 2) -> None:
         self._blocks = iter(blocks)
         self._buf = torch.zeros(channels, 0)
+        self._borrowed = False  # _buf is (a view of) a block as given, not a copy of ours
         self._start = 0
         self.total = 0  # samples pulled from the stream so far
         self.exhausted = False
@@ -76,7 +77,11 @@ class _Window:
                 break
             if block.shape[-1] == 0:
                 continue
-            self._buf = torch.cat([self._buf, block.to(torch.float32)], dim=-1)
+            if self._buf.shape[-1] == 0:  # e.g. a whole song in memory: no copy of it
+                self._buf, self._borrowed = block.to(torch.float32), True
+            else:
+                self._buf = torch.cat([self._buf, block.to(torch.float32)], dim=-1)
+                self._borrowed = False
             self.total += block.shape[-1]
 
     def take(self, start: int, length: int) -> Tensor:
@@ -95,7 +100,10 @@ class _Window:
         """Forget samples before ``before``."""
         cut = min(before - self._start, self._buf.shape[-1])
         if cut > 0:
-            self._buf = self._buf[:, cut:].clone()
+            # a copy of our own buffer frees its released part; a borrowed block stays alive
+            # with its owner anyway, so a view of it saves copying the rest of it every chunk
+            rest = self._buf[:, cut:]
+            self._buf = rest if self._borrowed else rest.clone()
             self._start += cut
 
     def drain(self) -> int:
@@ -153,7 +161,12 @@ def separate(mix: Tensor, backend: Backend) -> Tensor:
     if mix.dim() != 2 or mix.shape[0] != 2:
         raise ValueError(f"expected a stereo mix [2, N], got shape {tuple(mix.shape)}")
     n = mix.shape[-1]
-    return torch.cat(list(stitch([mix.to(torch.float32)], n, backend)), dim=-1)
+    out = torch.empty(len(backend.stems), 2, n)  # filled in place: no second copy of the stems
+    at = 0
+    for block in stitch([mix.to(torch.float32)], n, backend):
+        out[..., at : at + block.shape[-1]] = block
+        at += block.shape[-1]
+    return out
 
 
 def model_rate_blocks(path: str | os.PathLike, info: AudioInfo, rate: int) -> Iterator[Tensor]:

@@ -7,7 +7,10 @@ exports as one file to ExecuTorch, TorchScript-lite and ONNX (see ``export/``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -69,24 +72,83 @@ class Separator(nn.Module):
     def forward(self, mix: Tensor) -> Tensor:
         """``mix[B, 2, N]`` -> ``stems[B, 4, 2, N]``.
 
-        The same products as ``analyse``'s estimates, inverted one target at a time: the masked
-        coefficients and the inverse's intermediates then exist for one stem at a time, not four.
+        The same products as ``analyse``'s estimates, inverted one target at a time (the inverse
+        applies the masks as it reads the blocks): the masked coefficients and the inverse's
+        intermediates then exist for one stem at a time, not four.
         Measured on xumx-rt, 48-hop chunks, AMD EPYC 2 cores: peak RSS of
         ``bench/bench_separator.py --seconds 240`` 924-934 MB per target vs 1143-1156 MB with the
-        four stems in one inverse. Alone it cost ~12 % on two threads (more, smaller ops; median
-        of 7 interleaved runs on 120 s: 14.3 vs 12.6 s); with the transform's 64 slices per pass
-        it is faster than the four-stem inverse at 32 (interleaved medians, 120 s: 13.7 vs 14.4 s
-        on one thread, 8.3 vs 9.8 s on two). Every tensor has at most 6 dimensions (XNNPACK, the
-        .pte delegate, rejects 7-D ones such as ``[B, 4, C, F, S, T, 2]``).
+        four stems in one inverse. Every tensor has at most 6 dimensions (XNNPACK, the .pte
+        delegate, rejects 7-D ones such as ``[B, 4, C, F, S, T, 2]``).
         """
-        blocks = self.transform(mix)
-        masks = self.masknet(magnitude(blocks))  # [B, 4, C, F_b, S, T_b] each
-        stems = []
-        for t in range(len(self.stems)):
-            estimates = [m[:, t].unsqueeze(-1) * x for m, x in zip(masks, blocks, strict=True)]
-            stems.append(self.transform.inverse(estimates, mix.shape[-1]))  # [B, C, N]
-        return torch.stack(stems, dim=1)
+        return self.separate(mix)
+
+    def separate(self, mix: Tensor, pool: Executor | None = None) -> Tensor:
+        """:meth:`forward`, with its independent parts run as tasks on ``pool`` (eager only).
+
+        The tasks: the forward transform of each audio channel, the masker of each block
+        (largest first), the inverse of each stem and channel. They are the same ops on the
+        same data as the serial path, so the stems are the same to float rounding (the DFTs run
+        per channel). PyTorch releases the GIL inside its kernels, so with one intra-op thread
+        per worker, ``k`` workers keep ``k`` cores busy with whole ops. That scales better than
+        intra-op threads here, whose per-op split does not pay for the many small ops (xumx-rt,
+        AMD EPYC 2 cores: see ``bench/bench_separator.py``,
+        rows ``tasks`` and ``intra-op``). Grad and inference mode carry over to the workers.
+        """
+        run = _runner(pool)
+        if pool is None or mix.shape[-2] == 1:
+            blocks = self.transform(mix)
+        else:
+            per_channel = run(self.transform, [mix[..., c : c + 1, :] for c in
+                                               range(mix.shape[-2])])
+            blocks = [torch.cat(parts, dim=1) for parts in zip(*per_channel, strict=True)]
+        maskers = self.masknet.blocks
+        if len(blocks) != len(maskers):
+            raise ValueError(f"expected {len(maskers)} blocks, got {len(blocks)}")
+        order = list(range(len(blocks)))
+        if pool is not None:  # longest tasks first: the workers finish together
+            order.sort(key=lambda b: -maskers[b].flops_per_frame())
+        done = run(lambda b: maskers[b](magnitude([blocks[b]])[0]), order)
+        masks = [m for _, m in sorted(zip(order, done, strict=True), key=lambda p: p[0])]
+
+        n = mix.shape[-1]
+        if pool is None:  # one inverse per stem, both channels at once
+            stems = [self.transform.inverse(blocks, n, [m[:, t] for m in masks])
+                     for t in range(len(self.stems))]
+            return torch.stack(stems, dim=1)
+        # one task per stem and channel: two workers then hold no more of the inverse's
+        # intermediates than one worker inverting both channels
+        out = mix.new_empty(mix.shape[0], len(self.stems), *mix.shape[1:])  # [B, 4, C, N]
+
+        def stem_channel(tc: tuple[int, int]) -> None:
+            t, c = tc
+            ch = slice(c, c + 1)
+            y = self.transform.inverse([b[:, ch] for b in blocks], n,
+                                       [m[:, t, ch] for m in masks])
+            out[:, t, ch] = y
+
+        run(stem_channel, [(t, c) for t in range(len(self.stems)) for c in range(mix.shape[1])])
+        return out
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _runner(pool: Executor | None) -> Callable[[Callable[[_T], _R], Iterable[_T]], list[_R]]:
+    """``run(fn, items) -> [fn(item)]``: in order here, or as tasks on ``pool`` with the
+    caller's grad and inference mode (both are thread-local in PyTorch)."""
+    if pool is None:
+        return lambda fn, items: [fn(item) for item in items]
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def run(fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+        def task(item: _T) -> _R:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                return fn(item)
+
+        return list(pool.map(task, items))
+
+    return run

@@ -74,3 +74,14 @@ def test_exported_transform_holds_no_complex_fft():
     assert not any(b in op for op in ops for b in banned), ops
     traced = torch.jit.trace(RoundTrip(), (x,), check_trace=False)
     assert "fft_c2c" not in str(traced.graph) and "irfft" not in str(traced.graph)
+
+
+def test_as_complex_copies_only_when_it_must():
+    from mobile_core.dft import as_complex
+
+    z = torch.randn(3, 5, 2)
+    assert as_complex(z).data_ptr() == z.data_ptr()  # a view
+    odd = torch.randn(3, 7)[:, 1:5].reshape(3, 2, 2)  # a row stride of 7
+    apart = torch.randn(2, 5).t()  # the (re, im) axis not contiguous
+    for w in (odd, apart):
+        assert torch.equal(torch.view_as_real(as_complex(w)), w)

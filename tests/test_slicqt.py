@@ -203,3 +203,41 @@ def test_inverse_backpropagates_after_an_inference_mode_call():
     blocks = [b.detach().requires_grad_() for b in t(x)]
     t.inverse(blocks, x.shape[-1]).pow(2).sum().backward()
     assert all(b.grad is not None and b.grad.abs().sum() > 0 for b in blocks)
+
+
+def _as_if_exporting(monkeypatch) -> None:
+    """Make every eager fast path step aside, as under torch.export (run eagerly here)."""
+    import mobile_core.cdae
+    import mobile_core.dft
+    import mobile_core.slicqt
+
+    for mod in (mobile_core.dft, mobile_core.slicqt, mobile_core.cdae):
+        monkeypatch.setattr(mod, "exporting", lambda: True)
+
+
+@pytest.mark.parametrize("per_pass", [64, 5])
+def test_eager_inverse_equals_the_portable_graph_bit_for_bit(monkeypatch, per_pass):
+    # eager: spectra into one buffer, compact gather, in-place overlap-add; portable: the ops
+    # an export records. With the DFTs in their portable form in both, every sum is the same:
+    # the outputs are equal bit for bit. With masks, the masked blocks' memory layouts differ
+    # (so may a matmul's rounding): equal to float precision
+    t = SliCQT.from_config("tiny")
+    for m in t.modules():
+        if hasattr(m, "native"):
+            m.native = False
+    t.slices_per_pass = per_pass
+    x = torch.randn(2, 2, 30011)
+    n = x.shape[-1]
+    blocks = t(x)
+    masks = [torch.rand(b.shape[:-1]) for b in blocks]
+    eager, eager_masked = t.inverse(blocks, n), t.inverse(blocks, n, masks)
+    premasked = t.inverse([m.unsqueeze(-1) * b for m, b in zip(masks, blocks)], n)
+    _as_if_exporting(monkeypatch)
+    assert torch.equal(eager, t.inverse(blocks, n))
+    portable_masked = t.inverse(blocks, n, masks)
+    scale = float(premasked.abs().max())
+    assert (eager_masked - premasked).abs().max() <= 1e-6 * scale
+    assert (portable_masked - premasked).abs().max() <= 1e-6 * scale
+    assert (eager_masked - eager).abs().max() > 0.01 * scale  # the masks did something
+    with pytest.raises(ValueError, match="masks"):
+        t.inverse(blocks, n, masks[:-1])
