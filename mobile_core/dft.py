@@ -177,6 +177,16 @@ class ComplexDFT(nn.Module):
         else:
             self.rdft = RealDFT(n, mode, dtype)
 
+    def _apply(self, fn, recurse: bool = True):
+        # a dtype change re-derives the basis from its float64 design (exact at any precision,
+        # without keeping a float64 master copy of it: 23 MB for xumx-rt's 37 dense lengths)
+        super()._apply(fn, recurse)
+        if self.dense:
+            cur = self.basis
+            self._buffers["basis"] = _dense_complex_basis(self.n, self.inverse).to(
+                device=cur.device, dtype=cur.dtype)
+        return self
+
     def forward(self, z: Tensor) -> Tensor:
         n = self.n
         if self.native and not exporting():

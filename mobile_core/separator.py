@@ -101,6 +101,7 @@ class Separator(nn.Module):
             per_channel = run(self.transform, [mix[..., c : c + 1, :] for c in
                                                range(mix.shape[-2])])
             blocks = [torch.cat(parts, dim=1) for parts in zip(*per_channel, strict=True)]
+            del per_channel  # not held through the maskers and inverses
         maskers = self.masknet.blocks
         if len(blocks) != len(maskers):
             raise ValueError(f"expected {len(maskers)} blocks, got {len(blocks)}")

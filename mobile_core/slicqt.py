@@ -108,7 +108,9 @@ class SliCQT(nn.Module):
         self.block_idft = nn.ModuleDict({str(m): ComplexDFT(m, True, dft, f64) for m in lengths})
         self.block_dft = nn.ModuleDict({str(m): ComplexDFT(m, False, dft, f64) for m in lengths})
         # float64 master copies: any later dtype change re-derives buffers from these exactly
-        self._master = {k: v.clone() for k, v in self.named_buffers() if v.is_floating_point()}
+        # (the dense DFT bases re-derive themselves: see ComplexDFT._apply)
+        self._master = {k: v.clone() for k, v in self.named_buffers()
+                        if v.is_floating_point() and not k.endswith(".basis")}
         self._twins: dict[torch.dtype, SliCQT] = {}
         self.to(dtype)
 

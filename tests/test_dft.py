@@ -85,3 +85,18 @@ def test_as_complex_copies_only_when_it_must():
     apart = torch.randn(2, 5).t()  # the (re, im) axis not contiguous
     for w in (odd, apart):
         assert torch.equal(torch.view_as_real(as_complex(w)), w)
+
+
+def test_dense_basis_is_exact_after_dtype_round_trips():
+    from mobile_core.dft import _dense_complex_basis
+
+    d = ComplexDFT(20, True)  # float32
+    assert d.basis.dtype == torch.float32
+    d.double()
+    assert torch.equal(d.basis, _dense_complex_basis(20, True))  # not an upcast float32
+    t = SliCQT.from_config("tiny")
+    assert not any(k.endswith(".basis") for k in t._master)
+    t64 = SliCQT.from_config("tiny").double()
+    dense = [m for m in t64.modules() if isinstance(m, ComplexDFT) and m.dense]
+    assert dense and all(torch.equal(m.basis, _dense_complex_basis(m.n, m.inverse))
+                         for m in dense)
