@@ -120,12 +120,12 @@ class Separator(nn.Module):
         # intermediates than one worker inverting both channels
         out = mix.new_empty(mix.shape[0], len(self.stems), *mix.shape[1:])  # [B, 4, C, N]
 
+        channels = [[b[:, c : c + 1] for b in blocks] for c in range(mix.shape[1])]
+
         def stem_channel(tc: tuple[int, int]) -> None:
             t, c = tc
-            ch = slice(c, c + 1)
-            y = self.transform.inverse([b[:, ch] for b in blocks], n,
-                                       [m[:, t, ch] for m in masks])
-            out[:, t, ch] = y
+            masks_tc = [m[:, t, c : c + 1] for m in masks]
+            out[:, t, c : c + 1] = self.transform.inverse(channels[c], n, masks_tc)
 
         run(stem_channel, [(t, c) for t in range(len(self.stems)) for c in range(mix.shape[1])])
         return out

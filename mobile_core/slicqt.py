@@ -193,11 +193,18 @@ class SliCQT(nn.Module):
         frames = torch.cat((halves[:, :-1], halves[:, 1:]), dim=-1) * self.slice_window
         spec = self.slice_dft(frames)  # [R, s, sllen/2 + 1, 2]
         coefs = _take(spec, self.fwd_index) * self.fwd_weight  # [R, s, P, 2]
+        eager = not exporting()
         blocks = []
         start = 0
         for f, m in zip(self.block_channels, self.block_lengths):
-            z = coefs[:, :, start : start + f * m].reshape(-1, s, f, m, 2)
-            blocks.append(self.block_idft[str(m)](z).transpose(1, 2))  # [R, F, s, M, 2]
+            idft = self.block_idft[str(m)]
+            if eager and idft.native:  # the module's fast path, without its per-call checks
+                z = as_complex(coefs[:, :, start : start + f * m]).view(-1, s, f, m)
+                z = torch.view_as_real(torch.fft.ifft(z.transpose(1, 2), dim=-1))
+            else:
+                z = coefs[:, :, start : start + f * m].reshape(-1, s, f, m, 2)
+                z = idft(z).transpose(1, 2)
+            blocks.append(z)  # [R, F, s, M, 2]
             start += f * m
         return blocks
 
@@ -269,13 +276,21 @@ class SliCQT(nn.Module):
         if not exporting():
             # each block's coefficient spectra straight into one buffer (no list + cat)
             spec = blocks[0].new_empty(blocks[0].shape[0], s, self._n_slots, 2)
+            spec_c = torch.view_as_complex(spec)  # [R, s, P]
             start = 0
             for i, (blk, (f, m)) in enumerate(zip(blocks, shapes, strict=True)):
-                z = blk.transpose(1, 2)  # [R, s, F, M, 2]
-                if masks is not None:
-                    z = apply_mask(masks[i].transpose(1, 2), z)
-                spec[:, :, start : start + f * m].view(-1, s, f, m, 2).copy_(
-                    self.block_dft[str(m)](z))
+                dft = self.block_dft[str(m)]
+                if dft.native:  # its fast path, inline: one complex product and FFT per block
+                    z = as_complex(blk)  # [R, F, s, M]
+                    if masks is not None:
+                        z = z * masks[i]
+                    z = torch.fft.fft(z, dim=-1).transpose(1, 2)
+                    spec_c[:, :, start : start + f * m].view(-1, s, f, m).copy_(z)
+                else:
+                    z = blk.transpose(1, 2)  # [R, s, F, M, 2]
+                    if masks is not None:
+                        z = apply_mask(masks[i].transpose(1, 2), z)
+                    spec[:, :, start : start + f * m].view(-1, s, f, m, 2).copy_(dft(z))
                 start += f * m
             if self.compact_inverse:
                 return self.slice_idft(self._compact_spectrum(spec))
@@ -353,6 +368,8 @@ def apply_mask(mask: Tensor, x: Tensor) -> Tensor:
 def _pass(blocks: list[Tensor], masks: list[Tensor] | None, g0: int,
           g1: int) -> tuple[list[Tensor], list[Tensor] | None]:
     """Slices ``g0:g1`` of every block ``[R, F, S, T, 2]`` (and mask ``[R, F, S, T]``)."""
+    if g0 == 0 and g1 == blocks[0].shape[2]:  # one pass holds them all
+        return blocks, masks
     cut = [b[:, :, g0:g1] for b in blocks]
     return cut, None if masks is None else [k[:, :, g0:g1] for k in masks]
 

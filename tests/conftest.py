@@ -107,6 +107,15 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """Opening an eager backend sets torch's intra-op thread count (a process-wide setting):
+    restore it after every test so that no test runs on another's setting."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_sep() -> Separator:
     """``tiny`` with fixed-seed weights and randomised BatchNorm statistics (eval)."""

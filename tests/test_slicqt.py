@@ -178,7 +178,7 @@ def test_compact_inverse_equals_the_full_gather(name):
 def test_exported_graphs_use_the_full_gather_not_index_add():
     t = SliCQT.from_config("tiny")
     model = _Inverse(t, 9000).eval()
-    x = torch.randn(1, 2, 9000)
+    x = torch.randn(1, 2, 9000, generator=torch.Generator().manual_seed(0))
     want = model(x)
     ep = torch.export.export(model, (x,), strict=False)
     ops = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
@@ -190,7 +190,8 @@ def test_exported_graphs_use_the_full_gather_not_index_add():
     assert any("index_select" in op for op in ops)
     traced = torch.jit.trace(model, (x,), check_trace=False)
     assert "index_add" not in str(traced.graph)
-    assert torch.allclose(ep.module()(x), want, atol=1e-6)
+    # eager runs torch.fft's complex FFTs, the graph the portable real-DFT forms: float rounding
+    assert torch.allclose(ep.module()(x), want, atol=5e-6)
 
 
 def test_inverse_backpropagates_after_an_inference_mode_call():
