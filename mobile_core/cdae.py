@@ -67,7 +67,7 @@ tensors concatenated along the output channels, in our target order.
 
 Eager inference. In eval mode with autograd off (and not while exporting), a ``BlockMasker``
 runs a :class:`~mobile_core.folded.FoldedBlock` of itself: BatchNorm folded into the convs,
-channels-last activations, layer 4 as a matmul plus overlap-add; the same maths, ~30 % less time
+channels-last activations, layer 4 as a conv plus overlap-add; the same maths, ~30 % less time
 for the 70 xumx-rt blocks (see :mod:`.folded`). Training, autograd and exports use the layers
 above.
 

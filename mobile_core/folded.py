@@ -1,4 +1,4 @@
-"""The eager inference form of a block masker: BatchNorm folded, last layer as one matmul.
+"""The eager inference form of a block masker: BatchNorm folded, channels-last, layer 4 as a conv.
 
 :class:`~mobile_core.cdae.BlockMasker` switches to a :class:`FoldedBlock` of itself in eval mode
 with autograd off, outside ``torch.export``/``torch.jit.trace`` (exports keep the module's own
@@ -10,16 +10,18 @@ layers; ``export/`` builds its own deploy form for the runtimes). Same maths, fe
   faster on it for the wide blocks (86-channel block, 49 slices, one thread: layer 2 11.5 ->
   9.9 ms, layer 3 16.7 -> 11.5 ms per target);
 * layer 4, the transposed conv ``h1 -> C`` with kernel ``(k_f, T)`` and stride ``(1, T/2)``, is a
-  matmul per target, ``[B, F'*N, h1] @ [h1, C*k_f*T]`` (every input frame's ``C*k_f*T`` output
-  values; channels-last makes the left side a view), plus an overlap-add for all targets at
-  once: output segment ``j`` of ``T/2`` samples is the first half of frame ``j`` plus the second
-  half of frame ``j - 1``, and frequency row ``f`` sums rows ``f - d`` of kernel row ``d``.
-  PyTorch's CPU transposed convolution of this shape goes through im2col/col2im at 10-20
-  GFLOP/s; the matmul runs at ~60.
+  plain conv ``h1 -> C*T`` with kernel ``(k_f, 1)`` (every input frame's ``T`` output samples per
+  channel; the frequency taps flipped and ``k_f - 1`` rows padded on both sides, the transposed
+  conv's extent; for ``k_f = 1`` a matmul by a view of the weight, so the 67 such xumx-rt blocks
+  hold no copy of it) plus an overlap-add in time: output segment ``j`` of ``T/2`` samples is
+  the first half of frame ``j`` plus the second half of frame ``j - 1`` (the export's deploy form
+  does the same, ``export/artifacts.py``). PyTorch's CPU transposed convolution of this shape
+  goes through im2col/col2im at 10-20 GFLOP/s.
 
 Measured (AMD EPYC, one thread, all 70 xumx-rt blocks at 49 slices, medians of 7 interleaved
-runs, a one-off script): the module's own layers 394 ms, folded 312 ms, folded channels-last
-277 ms.
+runs, one-off scripts): the module's own layers 394 ms, folded 312 ms, folded channels-last with
+layer 4 as a matmul and a frequency-and-time overlap-add 277 ms; layer 4 as the conv above
+instead 273 vs 293 ms (a later run; the 86-channel block 108 vs 115 ms).
 
 The folded tensors are derived from the module's parameters and buffers on first use and again
 whenever one of them changes (in-place updates bump a tensor's version counter; a new tensor has
@@ -88,8 +90,15 @@ class FoldedBlock:
                           for c in blk.targets]
             self.deconvs = [fold_bn(c.deconv.weight, None, c.bn2, transposed=True)
                             for c in blk.targets]
-            # layer 4 weight [h1, C, k_f, T]: every frame's C*k_f*T outputs = h[F', N, h1] @ it
-            self.outs = [c.out.weight.detach().flatten(1).contiguous() for c in blk.targets]
+            # layer 4, transposed [h1, C, k_f, T]: with k_f = 1 a matmul by [h1, C*T] (a view of
+            # the weight); else a conv h1 -> C*T with kernel (k_f, 1), the frequency taps
+            # flipped and k_f - 1 rows padded on both sides (the transposed conv's extent)
+            if blk.freq_kernel == 1:
+                self.outs = [c.out.weight.detach().flatten(1) for c in blk.targets]
+            else:
+                self.outs = [c.out.weight.detach().flip(2).permute(1, 3, 0, 2)
+                             .reshape(-1, blk.hidden1, blk.freq_kernel, 1)
+                             .contiguous(memory_format=torch.channels_last) for c in blk.targets]
             self.cout = blk.targets[0].out.weight.shape[1]
             self.out_b = torch.stack([c.out.bias.detach() for c in blk.targets])  # [n_t, C]
 
@@ -100,22 +109,27 @@ class FoldedBlock:
 
     def __call__(self, mag: Tensor) -> Tensor:
         s, t, h1, kf, co = mag.shape[-2], self.t, self.h1, self.kf, self.cout
+        hop = t // 2
         x = (mag.flatten(-2) - self.mean) * self.scale  # [B, C, F, L]
         x = F.pad(x, (self.left_pad, 0)).contiguous(memory_format=torch.channels_last)
         h = F.conv2d(x, *self.stem, stride=self.stride).relu_()  # [B, n_t*h1, F', N]
         b, _, fp, n = h.shape
+        f = fp + kf - 1
         nt = len(self.outs)
-        cols = mag.new_empty(nt, b, fp * n, co * kf * t)
+        y = mag.new_zeros(b, nt, co, f, n + 1, hop)  # [.., F, segments, T/2]
         for i in range(nt):
             g = F.conv2d(h[:, i * h1 : (i + 1) * h1], *self.convs[i]).relu_()
             g = F.conv_transpose2d(g, *self.deconvs[i]).relu_()  # [B, h1, F', N]
-            # channels-last, so [B, F', N, h1] is a view: no copy before the matmul
-            torch.matmul(g.permute(0, 2, 3, 1).reshape(b, fp * n, h1), self.outs[i], out=cols[i])
-        cols = cols.view(nt, b, fp, n, co, kf, 2, t // 2).permute(1, 0, 4, 5, 6, 2, 3, 7)
-        y = mag.new_zeros(b, nt, co, fp + kf - 1, n + 1, t // 2)  # [.., F, segments, T/2]
-        for d in range(kf):  # [B, n_t, C, k_f, 2, F', N, T/2] -> segments, rows
-            y[:, :, :, d : d + fp, :n] += cols[:, :, :, d, 0]
-            y[:, :, :, d : d + fp, 1:] += cols[:, :, :, d, 1]
+            # every frame's T outputs per channel, [B, F, N, C*T] in memory (a view of the
+            # channels-last g for the matmul); segment j = first half of frame j + second half
+            # of frame j - 1
+            if kf == 1:
+                z = torch.matmul(g.permute(0, 2, 3, 1).reshape(b, fp * n, h1), self.outs[i])
+            else:
+                z = F.conv2d(g, self.outs[i], padding=(kf - 1, 0)).permute(0, 2, 3, 1)
+            z = z.reshape(b, f, n, co, 2, hop)
+            y[:, i, :, :, :n] += z[..., 0, :].permute(0, 3, 1, 2, 4)
+            y[:, i, :, :, 1:] += z[..., 1, :].permute(0, 3, 1, 2, 4)
         y = y.flatten(-2)[..., : s * t] + self.out_b.view(1, nt, co, 1, 1)
         return y.sigmoid_().unflatten(-1, (s, t))
 
