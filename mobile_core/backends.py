@@ -72,8 +72,12 @@ class Backend(Protocol):
     stems: tuple[str, ...]
     model_id: str | None
 
-    def run(self, chunk: Tensor) -> Tensor:
-        """``chunk[1, 2, L]`` float32 at ``spec.sample_rate`` -> ``stems[1, S, 2, L]`` float32."""
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
+        """``chunk[1, 2, L]`` float32 at ``spec.sample_rate`` -> ``stems[1, S, 2, L]`` float32.
+
+        ``keep``: the chunk samples ``[a, b)`` the caller keeps; a backend may leave the others
+        inexact (the eager one skips the inverse slices that reach only them).
+        """
         ...
 
 
@@ -174,10 +178,10 @@ class EagerBackend:
         self.config = cfg.name
         self.quantization = "fp32"
 
-    def run(self, chunk: Tensor) -> Tensor:
-        """``chunk[1, 2, L]`` -> ``stems[1, 4, 2, L]``."""
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
+        """``chunk[1, 2, L]`` -> ``stems[1, 4, 2, L]`` (exact on ``keep``, zeros outside it)."""
         with torch.inference_mode():
-            return self.separator.separate(chunk, self._pool)
+            return self.separator.separate(chunk, self._pool, keep)
 
 
 def _check_metadata(meta: dict, path: Path, kind: str) -> None:
@@ -237,7 +241,9 @@ class ArtifactBackend:
             )
         return out.to(torch.float32)
 
-    def run(self, chunk: Tensor) -> Tensor:  # pragma: no cover - overridden
+    def run(  # pragma: no cover - overridden
+        self, chunk: Tensor, keep: tuple[int, int] | None = None
+    ) -> Tensor:
         raise NotImplementedError
 
 
@@ -268,7 +274,7 @@ class PteBackend(ArtifactBackend):
             ) from None
         self._program = program
 
-    def run(self, chunk: Tensor) -> Tensor:
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
         x = self._check_input(chunk)
         try:
             out = self._method.execute([x])
@@ -303,7 +309,7 @@ class PtlBackend(ArtifactBackend):
             raise ModelFileError(f"{path} is not a loadable TorchScript-lite file "
                                  f"({_first_line(e)})") from None
 
-    def run(self, chunk: Tensor) -> Tensor:
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
         with torch.inference_mode():
             out = self._module.forward(self._check_input(chunk))
         return self._check_output(out)
@@ -336,7 +342,7 @@ class OnnxBackend(ArtifactBackend):
         if self._input not in names:
             raise ModelFileError(f"{path} has no input named {self._input!r} ({sorted(names)})")
 
-    def run(self, chunk: Tensor) -> Tensor:
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
         x = self._check_input(chunk).numpy()
         try:
             out = self._session.run([self._output], {self._input: x})[0]

@@ -140,8 +140,9 @@ def stitch(
         x = window.take(ch.start, spec.chunk)
         if i + 1 < len(plan):
             window.release(plan[i + 1].start)
-        y = backend.run(x.unsqueeze(0))
-        yield y[0, :, :, ch.keep_from - ch.start : ch.keep_to - ch.start]
+        keep = (ch.keep_from - ch.start, ch.keep_to - ch.start)
+        y = backend.run(x.unsqueeze(0), keep)
+        yield y[0, :, :, keep[0] : keep[1]]
         if progress is not None:
             progress.update(1)
     total = window.drain()

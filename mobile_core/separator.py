@@ -82,8 +82,13 @@ class Separator(nn.Module):
         """
         return self.separate(mix)
 
-    def separate(self, mix: Tensor, pool: Executor | None = None) -> Tensor:
+    def separate(self, mix: Tensor, pool: Executor | None = None,
+                 span: tuple[int, int] | None = None) -> Tensor:
         """:meth:`forward`, with its independent parts run as tasks on ``pool`` (eager only).
+
+        ``span``: optional ``(a, b)``, the only samples the caller keeps (a chunk's middle): the
+        inverse transforms then skip the slices that reach no sample in it, and the stems are
+        zero outside it (:meth:`SliCQT.inverse`; 7 of a 48-hop xumx-rt chunk's 49 slices).
 
         The tasks: the forward transform of each audio channel, the masker of each block
         (largest first), the inverse of each stem and channel. They are the same ops on the
@@ -113,7 +118,7 @@ class Separator(nn.Module):
 
         n = mix.shape[-1]
         if pool is None:  # one inverse per stem, both channels at once
-            stems = [self.transform.inverse(blocks, n, [m[:, t] for m in masks])
+            stems = [self.transform.inverse(blocks, n, [m[:, t] for m in masks], span)
                      for t in range(len(self.stems))]
             return torch.stack(stems, dim=1)
         # one task per stem and channel: two workers then hold no more of the inverse's
@@ -125,7 +130,7 @@ class Separator(nn.Module):
         def stem_channel(tc: tuple[int, int]) -> None:
             t, c = tc
             masks_tc = [m[:, t, c : c + 1] for m in masks]
-            out[:, t, c : c + 1] = self.transform.inverse(channels[c], n, masks_tc)
+            out[:, t, c : c + 1] = self.transform.inverse(channels[c], n, masks_tc, span)
 
         run(stem_channel, [(t, c) for t in range(len(self.stems)) for c in range(mix.shape[1])])
         return out

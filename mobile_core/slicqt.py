@@ -182,10 +182,12 @@ class SliCQT(nn.Module):
         blocks = [p[0] if len(parts) == 1 else torch.cat(p, dim=2) for p in zip(*parts)]
         return [b.reshape(*lead, *b.shape[1:]) for b in blocks]
 
-    def _groups(self, s: int) -> list[tuple[int, int]]:
-        """Slice ranges processed per pass (bounded working set; one pass for short inputs)."""
+    def _groups(self, s: int, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+        """Ranges of slices ``lo:hi`` (default all ``s``) processed per pass (a bounded working
+        set; one pass for short inputs)."""
         g = self.slices_per_pass
-        return [(i, min(i + g, s)) for i in range(0, s, g)]
+        hi = s if hi is None else hi
+        return [(i, min(i + g, hi)) for i in range(lo, hi, g)]
 
     def _forward_frames(self, halves: Tensor) -> list[Tensor]:
         """``halves[R, s+1, hop]`` -> blocks ``[R, F_b, s, T_b, 2]`` for the s frames they hold."""
@@ -209,17 +211,19 @@ class SliCQT(nn.Module):
         return blocks
 
     # ------------------------------------------------------------------ inverse
-    def inverse(self, blocks: list[Tensor], length: int,
-                masks: list[Tensor] | None = None) -> Tensor:
+    def inverse(self, blocks: list[Tensor], length: int, masks: list[Tensor] | None = None,
+                span: tuple[int, int] | None = None) -> Tensor:
         """List of blocks ``[..., F_b, S, T_b, 2]`` -> signal ``[..., length]``.
 
         ``masks``: optional real ``[..., F_b, S, T_b]`` per block, multiplied into both parts of
         the coefficients as they are read (``inverse(blocks, n, masks) == inverse([m * b], n)``;
-        in eager the masked copy of all blocks then never exists at once). The inputs are not
-        modified.
+        in eager the masked copy of all blocks then never exists at once). ``span``: optional
+        ``(a, b)``, the only output samples wanted; eager then inverts just the slices that
+        reach ``[a, b)`` (slice ``j`` covers samples ``[(j-1) hop, (j+1) hop)``) and returns
+        zeros outside it (exports ignore it). The inputs are not modified.
         """
         if blocks[0].dtype != self._dtype:
-            return self._at(blocks[0].dtype).inverse(blocks, length, masks)
+            return self._at(blocks[0].dtype).inverse(blocks, length, masks, span)
         if len(blocks) != len(self.block_channels):
             raise ValueError(f"expected {len(self.block_channels)} blocks, got {len(blocks)}")
         if masks is not None and len(masks) != len(blocks):
@@ -237,7 +241,11 @@ class SliCQT(nn.Module):
             # in place: row r of [R, S+1, hop] gets the first half of slice r and the second
             # half of slice r-1 (the same two sums as the portable form, bit for bit)
             ola = flat[0].new_zeros(flat[0].shape[0], s + 1, h)
-            for g0, g1 in self._groups(s):
+            lo, hi = 0, s
+            if span is not None:  # rows (a + h) // h .. (b - 1 + h) // h need slices r-1, r
+                a, b = max(0, span[0]), min(length, span[1])
+                lo, hi = max(0, a // h), min(s, (b - 1) // h + 2)
+            for g0, g1 in self._groups(s, lo, hi):
                 frames = self._inverse_frames(*_pass(flat, flat_masks, g0, g1))
                 ola[:, g0:g1] += frames[..., :h]
                 ola[:, g0 + 1 : g1 + 1] += frames[..., h:]
@@ -245,6 +253,9 @@ class SliCQT(nn.Module):
         y = ola.reshape(ola.shape[0], -1)[:, h : h + length]
         if y.shape[-1] < length:
             y = nn.functional.pad(y, (0, length - y.shape[-1]))
+        if span is not None and not exporting():
+            y[:, : max(0, span[0])] = 0  # partial sums of the skipped slices' neighbours
+            y[:, max(0, span[1]) :] = 0
         return y.reshape(*lead, length)
 
     def _overlap_add_portable(self, flat: list[Tensor], masks: list[Tensor] | None,
@@ -368,7 +379,7 @@ def apply_mask(mask: Tensor, x: Tensor) -> Tensor:
 def _pass(blocks: list[Tensor], masks: list[Tensor] | None, g0: int,
           g1: int) -> tuple[list[Tensor], list[Tensor] | None]:
     """Slices ``g0:g1`` of every block ``[R, F, S, T, 2]`` (and mask ``[R, F, S, T]``)."""
-    if g0 == 0 and g1 == blocks[0].shape[2]:  # one pass holds them all
+    if g0 == 0 and g1 == blocks[0].shape[2]:  # one pass holds them all: no slicing
         return blocks, masks
     cut = [b[:, :, g0:g1] for b in blocks]
     return cut, None if masks is None else [k[:, :, g0:g1] for k in masks]

@@ -76,7 +76,7 @@ class ScaleBackend:
         self.spec = spec
         self.calls = 0
 
-    def run(self, chunk: Tensor) -> Tensor:
+    def run(self, chunk: Tensor, keep: tuple[int, int] | None = None) -> Tensor:
         self.calls += 1
         assert chunk.shape == (1, 2, self.spec.chunk)
         g = torch.tensor([0.25, 0.5, 0.75, 1.0]).view(1, 4, 1, 1)

@@ -242,3 +242,21 @@ def test_eager_inverse_equals_the_portable_graph_bit_for_bit(monkeypatch, per_pa
     assert (eager_masked - eager).abs().max() > 0.01 * scale  # the masks did something
     with pytest.raises(ValueError, match="masks"):
         t.inverse(blocks, n, masks[:-1])
+
+
+def test_inverse_span_skips_the_slices_outside_it():
+    t = SliCQT.from_config("tiny")
+    x = torch.randn(1, 2, 30011, generator=torch.Generator().manual_seed(4))
+    blocks = t(x)
+    s, h = blocks[0].shape[-3], t.hop
+    full = t.inverse(blocks, x.shape[-1])
+    seen = []
+    frames = t._inverse_frames
+    t._inverse_frames = lambda b, m=None: seen.append(b[0].shape[2]) or frames(b, m)
+    for a, b in ((3 * h + 17, 7 * h - 5), (0, 2 * h), (5 * h, x.shape[-1])):
+        seen.clear()
+        part = t.inverse(blocks, x.shape[-1], span=(a, b))
+        # slices a // h .. (b - 1) // h + 1 (slice j covers [(j-1) h, (j+1) h))
+        assert sum(seen) == min(s, (b - 1) // h + 2) - a // h < s
+        assert torch.allclose(part[..., a:b], full[..., a:b], rtol=0, atol=1e-6)
+        assert not part[..., :a].any() and not part[..., b:].any()
