@@ -2,10 +2,11 @@
 
     python bench/bench_slicqt.py [--seconds 240] [--config xumx-rt] [--threads 1 2] [--json F]
 
-Each measurement runs in a fresh subprocess (so peak RSS is its own): ours with the ``fft`` and
-``matmul`` DFT modes on each thread count, ``fft`` once more with the eager fast path off
-(``portable``: the real-DFT-only forms that exported graphs run, see ``mobile_core/dft.py``), and
-the reference ``nsgt`` 0.19 (NumPy, one thread) as the baseline timed in the same run. Times are
+Each measurement runs in a fresh subprocess (so peak RSS is its own): the module ``SliCQT`` with
+the ``fft`` and ``matmul`` DFT modes (real-valued tensor ops, what exports record) and the eager
+inference engine (``mobile_core.eager_engine``: complex FFTs and NumPy's pocketfft, what the
+separator runs for inference) on each thread count, and the reference ``nsgt`` 0.19 (NumPy, one
+thread) as the baseline timed in the same run. Times are
 the best of ``--repeat`` runs after one warm-up.
 
 ``--floor`` adds the DFT work no implementation of this transform can skip, alone, without any
@@ -108,19 +109,20 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
         run()
         run_times = [run() for _ in range(repeat)]
     else:
+        from mobile_core import eager_engine
         from mobile_core.slicqt import SliCQT
 
-        t = SliCQT.from_config(config, dft=kind.removesuffix("-portable"))
-        if kind.endswith("-portable"):
-            for m in t.modules():
-                if hasattr(m, "native"):
-                    m.native = False
+        t = SliCQT.from_config(config, dft="fft" if kind == "engine" else kind)
         x = _signal(n)
+        fwd, inv = t, t.inverse
+        if kind == "engine":
+            fwd = lambda v: eager_engine.forward(t, v)  # noqa: E731
+            inv = lambda b, k: eager_engine.inverse(t, b, k)  # noqa: E731
 
         def run() -> float:
             with torch.inference_mode():
                 t0 = time.perf_counter()
-                y = t.inverse(t(x), n)
+                y = inv(fwd(x), n)
                 del y
                 return time.perf_counter() - t0
 
@@ -192,7 +194,7 @@ def main() -> None:
                   f"full {r['full_ms']:.1f} ms ({1 - r['compact_ms'] / r['full_ms']:.0%} less)")
         return
 
-    jobs = [(kind, th) for kind in ("fft", "fft-portable", "matmul") for th in args.threads]
+    jobs = [(kind, th) for kind in ("fft", "engine", "matmul") for th in args.threads]
     if not args.no_nsgt:
         jobs.insert(0, ("nsgt", 1))
     if args.floor:
@@ -209,7 +211,7 @@ def main() -> None:
     print(f"{'implementation':<26}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
     for r in results:
         name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "ours, dft=fft",
-                "fft-portable": "ours, fft, portable",
+                "engine": "ours, eager engine",
                 "matmul": "ours, dft=matmul", "floor-torch": "DFTs only, torch",
                 "floor-scipy": "slice DFTs only, scipy"}[r["impl"]]
         speed = f"{base / r['seconds']:.1f}" if base else "-"

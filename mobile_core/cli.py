@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--example", action="store_true", help="also separate the bundled example song")
     p.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                    help="runtime; auto picks it from the model file's extension")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the runtime")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for the runtime (default: all cores); a .pt model runs "
+                        "each chunk's parts as tasks on up to 4 of them")
     p.add_argument("--format", dest="fmt", default="wav16", choices=sorted(WAV_FORMATS),
                    help="stem file format (default: wav16)")
     p.add_argument("--keep-rate", action="store_true",

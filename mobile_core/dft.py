@@ -1,8 +1,7 @@
 """Real-valued DFT building blocks that export to every mobile runtime.
 
-No exported graph builds a complex tensor (the eager fast path below does). Everything reduces to
-one primitive, the half-spectrum DFT of a real signal (:class:`RealDFT`), with two interchangeable
-implementations:
+No complex tensor is ever built. Everything reduces to one primitive, the half-spectrum DFT of a
+real signal (:class:`RealDFT`), with two interchangeable implementations:
 
 * ``"fft"``: ``torch.fft.rfft`` read at once through ``view_as_real``. Fastest in eager PyTorch,
   TorchScript-lite and ExecuTorch (``aten::_fft_r2c``, optimized kernels, accurate to ~1e-7).
@@ -15,25 +14,17 @@ From the primitive: :class:`ComplexDFT` (complex in, complex out, any length, fo
 two real DFTs or one dense matmul) and :class:`RealIDFT` (half spectrum to real signal via one real
 DFT).
 
-Eager fast path. Those two are built for the runtimes, which lack complex FFTs. Eager PyTorch has
-them, so in ``"fft"`` mode, outside ``torch.export``/``torch.jit.trace`` (:func:`exporting`), they
-call ``torch.fft.fft``/``ifft``/``irfft`` on a complex view instead: the same maths to float32
-rounding (tested against the portable forms), far fewer memory passes. Measured on one xumx-rt
-48-hop chunk's inverse, AMD EPYC, one thread: the 70 block DFTs 40.7 -> 5.7 ms, the slice
-inverse DFTs 19.0 -> 12.1 ms (a one-off script); ``bench/bench_slicqt.py`` times the whole
-transform both ways (rows ``ours, dft=fft`` and ``ours, fft, portable``).
-Set ``native = False`` on a module to run its portable form in eager.
+These modules are what :class:`~mobile_core.slicqt.SliCQT` runs, in eager and in every export
+alike: real-valued tensor ops only. Eager inference in the separator may use
+:mod:`.eager_engine` instead, which calls PyTorch's complex FFTs and NumPy's pocketfft directly.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import Tensor, nn
-
-from .tracing import exporting
 
 DFT_MODES = ("fft", "matmul")
 MAX_RADIX = 64
@@ -170,7 +161,6 @@ class ComplexDFT(nn.Module):
         super().__init__()
         self.n = n
         self.inverse = inverse
-        self.native = mode == "fft"  # eager: torch.fft on a complex view (module docstring)
         self.dense = n <= DENSE_MAX or n % 2 == 1
         if self.dense:
             self.register_buffer("basis", _dense_complex_basis(n, inverse).to(dtype),
@@ -190,9 +180,6 @@ class ComplexDFT(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         n = self.n
-        if self.native and not exporting():
-            fft = torch.fft.ifft if self.inverse else torch.fft.fft
-            return torch.view_as_real(fft(as_complex(z), dim=-1))
         if self.dense:
             lead = z.shape[:-2]
             return (z.reshape(*lead, 2 * n) @ self.basis).reshape(*lead, n, 2)
@@ -227,18 +214,9 @@ class RealIDFT(nn.Module):
         if n % 2:
             raise ValueError("RealIDFT needs an even length")
         self.n = n
-        self.native = mode == "fft"  # eager: torch.fft.irfft (module docstring)
         self.rdft = RealDFT(n, mode, dtype)
 
     def forward(self, y: Tensor) -> Tensor:
-        if self.native and not exporting():
-            z = as_complex(y)
-            if z.device.type == "cpu" and not (torch.is_grad_enabled() and z.requires_grad):
-                # NumPy's pocketfft: ~2.5x torch's MKL c2r for xumx-rt's length 18060 = 2^2 3 5 7
-                # 43 (MKL's generic prime pass), the same values to float rounding; it releases
-                # the GIL like torch. Inference only: it is outside autograd
-                return torch.from_numpy(np.fft.irfft(z.numpy(), n=self.n, axis=-1))
-            return torch.fft.irfft(z, n=self.n, dim=-1)
         h = self.n // 2
         re, im = _halves(y, -1)  # [..., h + 1, 1]: slices, not selects (see ComplexDFT)
         u = torch.cat((re + im, (re - im)[..., 1:h, :].flip(-2)), dim=-2)
@@ -246,14 +224,6 @@ class RealIDFT(nn.Module):
         ur, ui = _halves(spec, -1)
         x = torch.cat((ur + ui, (ur - ui)[..., 1:h, :].flip(-2)), dim=-2)
         return x.reshape(x.shape[:-1]) * (1.0 / self.n)
-
-
-def as_complex(z: Tensor) -> Tensor:
-    """``[..., 2]`` (re, im) -> complex ``[...]``, a view when the strides allow one."""
-    try:
-        return torch.view_as_complex(z)
-    except RuntimeError:  # a stride not a multiple of 2, or the pair axis not contiguous
-        return torch.view_as_complex(z.contiguous())
 
 
 def _halves(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:

@@ -7,6 +7,7 @@ exports as one file to ExecuTorch, TorchScript-lite and ONNX (see ``export/``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from . import eager_engine
 from .cdae import STEMS, MaskNet
 from .configs import SeparatorConfig, separator_config
 from .slicqt import SliCQT, magnitude
+from .tracing import exporting
 
 
 @dataclass
@@ -100,11 +103,15 @@ class Separator(nn.Module):
         rows ``tasks`` and ``intra-op``). Grad and inference mode carry over to the workers.
         """
         run = _runner(pool)
+        analyse, invert = self.transform, self.transform.inverse
+        if self.transform.dft_mode == "fft" and not (torch.is_grad_enabled() or exporting()):
+            # inference: the transform's eager engine (complex FFTs, NumPy's pocketfft)
+            analyse = functools.partial(eager_engine.forward, self.transform)
+            invert = functools.partial(eager_engine.inverse, self.transform)
         if pool is None or mix.shape[-2] == 1:
-            blocks = self.transform(mix)
+            blocks = analyse(mix)
         else:
-            per_channel = run(self.transform, [mix[..., c : c + 1, :] for c in
-                                               range(mix.shape[-2])])
+            per_channel = run(analyse, [mix[..., c : c + 1, :] for c in range(mix.shape[-2])])
             blocks = [torch.cat(parts, dim=1) for parts in zip(*per_channel, strict=True)]
             del per_channel  # not held through the maskers and inverses
         maskers = self.masknet.blocks
@@ -118,7 +125,7 @@ class Separator(nn.Module):
 
         n = mix.shape[-1]
         if pool is None:  # one inverse per stem, both channels at once
-            stems = [self.transform.inverse(blocks, n, [m[:, t] for m in masks], span)
+            stems = [invert(blocks, n, [m[:, t] for m in masks], span)
                      for t in range(len(self.stems))]
             return torch.stack(stems, dim=1)
         # one task per stem and channel: two workers then hold no more of the inverse's
@@ -130,7 +137,7 @@ class Separator(nn.Module):
         def stem_channel(tc: tuple[int, int]) -> None:
             t, c = tc
             masks_tc = [m[:, t, c : c + 1] for m in masks]
-            out[:, t, c : c + 1] = self.transform.inverse(channels[c], n, masks_tc, span)
+            out[:, t, c : c + 1] = invert(channels[c], n, masks_tc, span)
 
         run(stem_channel, [(t, c) for t in range(len(self.stems)) for c in range(mix.shape[1])])
         return out

@@ -209,23 +209,19 @@ def test_inverse_backpropagates_after_an_inference_mode_call():
 def _as_if_exporting(monkeypatch) -> None:
     """Make every eager fast path step aside, as under torch.export (run eagerly here)."""
     import mobile_core.cdae
-    import mobile_core.dft
     import mobile_core.slicqt
 
-    for mod in (mobile_core.dft, mobile_core.slicqt, mobile_core.cdae):
+    for mod in (mobile_core.slicqt, mobile_core.cdae):
         monkeypatch.setattr(mod, "exporting", lambda: True)
 
 
 @pytest.mark.parametrize("per_pass", [64, 5])
 def test_eager_inverse_equals_the_portable_graph_bit_for_bit(monkeypatch, per_pass):
-    # eager: spectra into one buffer, compact gather, in-place overlap-add; portable: the ops
-    # an export records. With the DFTs in their portable form in both, every sum is the same:
-    # the outputs are equal bit for bit. With masks, the masked blocks' memory layouts differ
-    # (so may a matmul's rounding): equal to float precision
+    # eager: spectra into one buffer, compact pair gather, in-place overlap-add; portable: the
+    # ops an export records. Every sum is the same: the outputs are equal bit for bit. With
+    # masks, the masked blocks' memory layouts differ (so may a matmul's rounding): equal to
+    # float precision
     t = SliCQT.from_config("tiny")
-    for m in t.modules():
-        if hasattr(m, "native"):
-            m.native = False
     t.slices_per_pass = per_pass
     x = torch.randn(2, 2, 30011)
     n = x.shape[-1]
