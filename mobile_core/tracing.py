@@ -8,9 +8,10 @@ import torch
 def exporting() -> bool:
     """True while ``torch.export`` (also under ONNX) or ``torch.jit.trace`` records the graph.
 
-    The eager-only fast paths (:mod:`.dft`'s complex FFTs, the transform's compact inverse
-    gather, :mod:`.folded`'s folded block maskers) check it, so that exported graphs hold only
-    ops every target runtime has, and no state derived outside the module's own tensors.
+    The eager-only paths check it (the transform's compact inverse gather, pair gathers and
+    in-place overlap-add, the separator's use of :mod:`.eager_engine`, :mod:`.folded`'s folded
+    block maskers), so that exported graphs hold only ops every target runtime has, and no state
+    derived outside the module's own tensors.
     """
     return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
