@@ -99,8 +99,8 @@ class Separator(nn.Module):
         per channel). PyTorch releases the GIL inside its kernels, so with one intra-op thread
         per worker, ``k`` workers keep ``k`` cores busy with whole ops. That scales better than
         intra-op threads here, whose per-op split does not pay for the many small ops (xumx-rt,
-        AMD EPYC 2 cores: see ``bench/bench_separator.py``,
-        rows ``tasks`` and ``intra-op``). Grad and inference mode carry over to the workers.
+        AMD EPYC 2 cores: ``bench/bench_separator.py``, rows ``tasks`` and ``intra-op``). Grad
+        and inference mode carry over to the workers.
         """
         run = _runner(pool)
         analyse, invert = self.transform, self.transform.inverse

@@ -194,11 +194,14 @@ class SliCQT(nn.Module):
         hi = s if hi is None else hi
         return [(i, min(i + g, hi)) for i in range(lo, hi, g)]
 
+    def _windowed_frames(self, halves: Tensor) -> Tensor:
+        """``halves[R, s+1, hop]`` -> the s slices ``[R, s, sllen]`` times the slice window."""
+        return torch.cat((halves[:, :-1], halves[:, 1:]), dim=-1) * self.slice_window
+
     def _forward_frames(self, halves: Tensor) -> list[Tensor]:
         """``halves[R, s+1, hop]`` -> blocks ``[R, F_b, s, T_b, 2]`` for the s frames they hold."""
         s = halves.shape[1] - 1
-        frames = torch.cat((halves[:, :-1], halves[:, 1:]), dim=-1) * self.slice_window
-        spec = self.slice_dft(frames)  # [R, s, sllen/2 + 1, 2]
+        spec = self.slice_dft(self._windowed_frames(halves))  # [R, s, sllen/2 + 1, 2]
         coefs = _take(spec, self.fwd_index) * self.fwd_weight  # [R, s, P, 2]
         blocks = []
         start = 0
@@ -288,27 +291,25 @@ class SliCQT(nn.Module):
         signals ``[R, s, sllen]``."""
         s = blocks[0].shape[2]
         shapes = list(zip(self.block_channels, self.block_lengths, strict=True))
-        if not exporting():
-            # each block's coefficient spectra straight into one buffer (no list + cat)
-            spec = blocks[0].new_empty(blocks[0].shape[0], s, self._n_slots, 2)
-            start = 0
-            for i, (blk, (f, m)) in enumerate(zip(blocks, shapes, strict=True)):
-                z = blk.transpose(1, 2)  # [R, s, F, M, 2]
-                if masks is not None:
-                    z = apply_mask(masks[i].transpose(1, 2), z)
-                spec[:, :, start : start + f * m].view(-1, s, f, m, 2).copy_(
-                    self.block_dft[str(m)](z))
-                start += f * m
-            if self.compact_inverse:
-                return self.slice_idft(self._compact_spectrum(spec))
-        else:
-            parts = []
-            for i, (blk, (f, m)) in enumerate(zip(blocks, shapes, strict=True)):
-                z = blk.transpose(1, 2)  # [R, s, F, M, 2]
-                if masks is not None:
-                    z = apply_mask(masks[i].transpose(1, 2), z)
-                parts.append(self.block_dft[str(m)](z).reshape(-1, s, f * m, 2))
+        # eager: each block's coefficient spectra straight into one buffer (no list + cat)
+        eager = not exporting()
+        spec = blocks[0].new_empty(blocks[0].shape[0], s, self._n_slots, 2) if eager else None
+        parts = []
+        start = 0
+        for i, (blk, (f, m)) in enumerate(zip(blocks, shapes, strict=True)):
+            z = blk.transpose(1, 2)  # [R, s, F, M, 2]
+            if masks is not None:
+                z = apply_mask(masks[i].transpose(1, 2), z)
+            z = self.block_dft[str(m)](z)
+            if eager:
+                spec[:, :, start : start + f * m].view(-1, s, f, m, 2).copy_(z)
+            else:
+                parts.append(z.reshape(-1, s, f * m, 2))
+            start += f * m
+        if not eager:
             spec = torch.cat(parts, dim=-2)  # [R, s, P, 2]
+        elif self.compact_inverse:
+            return self.slice_idft(self._compact_spectrum(spec))
         # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
         q, nb = self.inv_weight.shape[:2]
         g = spec.flatten(-2).index_select(-1, self.inv_index).reshape(-1, s, q, nb, 2)
