@@ -91,10 +91,14 @@ class Separator(nn.Module):
 
         ``span``: optional ``(a, b)``, the only samples the caller keeps (a chunk's middle): the
         inverse transforms then skip the slices that reach no sample in it, and the stems are
-        zero outside it (:meth:`SliCQT.inverse`; 7 of a 48-hop xumx-rt chunk's 49 slices).
+        zero outside it (:meth:`SliCQT.inverse`; 7 of a 48-hop xumx-rt chunk's 49 slices); in
+        eager inference the maskers compute only those slices' masks, from just the frames
+        they need (:class:`~mobile_core.folded.FrameWindow`).
 
-        The tasks: the forward transform of each audio channel, the masker of each block
-        (largest first), the inverse of each stem and channel. They are the same ops on the
+        The tasks: the forward transform of each audio channel, the mask units
+        (:meth:`MaskNet.units <mobile_core.cdae.MaskNet.units>`: a block's masker, or a group
+        of narrow blocks' in eager inference; largest first), the inverse of each stem and
+        channel. They are the same ops on the
         same data as the serial path, so the stems are the same to float rounding (the DFTs run
         per channel). PyTorch releases the GIL inside its kernels, so with one intra-op thread
         per worker, ``k`` workers keep ``k`` cores busy with whole ops. That scales better than
@@ -114,16 +118,23 @@ class Separator(nn.Module):
             per_channel = run(analyse, [mix[..., c : c + 1, :] for c in range(mix.shape[-2])])
             blocks = [torch.cat(parts, dim=1) for parts in zip(*per_channel, strict=True)]
             del per_channel  # not held through the maskers and inverses
-        maskers = self.masknet.blocks
-        if len(blocks) != len(maskers):
-            raise ValueError(f"expected {len(maskers)} blocks, got {len(blocks)}")
-        order = list(range(len(blocks)))
-        if pool is not None:  # longest tasks first: the workers finish together
-            order.sort(key=lambda b: -maskers[b].flops_per_frame())
-        done = run(lambda b: maskers[b](magnitude([blocks[b]])[0]), order)
-        masks = [m for _, m in sorted(zip(order, done, strict=True), key=lambda p: p[0])]
-
+        if len(blocks) != len(self.masknet.blocks):
+            raise ValueError(f"expected {len(self.masknet.blocks)} blocks, got {len(blocks)}")
         n = mix.shape[-1]
+        n_slices = blocks[0].shape[-3]
+        slices = None if span is None else self.transform.span_slices(span, n, n_slices)
+        if slices is not None and slices[0] >= slices[1]:
+            slices = None  # nothing kept: any masks do
+        units = self.masknet.units()
+        if pool is not None:  # longest tasks first: the workers finish together
+            units.sort(key=lambda u: -u.cost)
+        done = run(lambda u: u.run(magnitude([blocks[b] for b in u.indices]), slices), units)
+        masks: list[Tensor] = [blocks[0]] * len(blocks)
+        for unit, unit_masks in zip(units, done, strict=True):
+            for b, m in zip(unit.indices, unit_masks, strict=True):
+                masks[b] = m
+        del done
+
         if pool is None:  # one inverse per stem, both channels at once
             stems = [invert(blocks, n, [m[:, t] for m in masks], span)
                      for t in range(len(self.stems))]

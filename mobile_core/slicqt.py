@@ -248,10 +248,7 @@ class SliCQT(nn.Module):
             # in place: row r of [R, S+1, hop] gets the first half of slice r and the second
             # half of slice r-1 (the same two sums as the portable form, bit for bit)
             ola = flat[0].new_zeros(flat[0].shape[0], s + 1, h)
-            lo, hi = 0, s
-            if span is not None:  # rows (a + h) // h .. (b - 1 + h) // h need slices r-1, r
-                a, b = max(0, span[0]), min(length, span[1])
-                lo, hi = max(0, a // h), min(s, (b - 1) // h + 2)
+            lo, hi = (0, s) if span is None else self.span_slices(span, length, s)
             for g0, g1 in self._groups(s, lo, hi):
                 frames = frames_fn(*_pass(flat, flat_masks, g0, g1))
                 ola[:, g0:g1] += frames[..., :h]
@@ -264,6 +261,15 @@ class SliCQT(nn.Module):
             y[:, : max(0, span[0])] = 0  # partial sums of the skipped slices' neighbours
             y[:, max(0, span[1]) :] = 0
         return y.reshape(*lead, length)
+
+    def span_slices(self, span: tuple[int, int], length: int, n_slices: int) -> tuple[int, int]:
+        """``(lo, hi)``: the slices ``[lo, hi)`` whose samples reach ``span = (a, b)`` of a
+        ``length``-sample signal of ``n_slices`` slices (slice ``j`` covers samples ``[(j-1) hop,
+        (j+1) hop)``; overlap-add row ``r`` needs slices ``r - 1`` and ``r``); empty when the
+        span is."""
+        h = self.hop
+        a, b = max(0, span[0]), min(length, span[1])
+        return max(0, a // h), min(n_slices, (b - 1) // h + 2)
 
     def _overlap_add_portable(self, flat: list[Tensor], masks: list[Tensor] | None,
                               s: int) -> Tensor:
