@@ -114,10 +114,20 @@ class Separator(nn.Module):
             invert = functools.partial(eager_engine.inverse, self.transform)
         if pool is None or mix.shape[-2] == 1:
             blocks = analyse(mix)
-        else:
+        elif torch.is_grad_enabled():  # autograd: no in-place writes from several threads
             per_channel = run(analyse, [mix[..., c : c + 1, :] for c in range(mix.shape[-2])])
             blocks = [torch.cat(parts, dim=1) for parts in zip(*per_channel, strict=True)]
             del per_channel  # not held through the maskers and inverses
+        else:  # each channel's task writes its blocks into the stereo ones (no serial cat)
+            lead = mix.shape[:-2]
+            blocks = [mix.new_empty(*lead, mix.shape[-2], *shape, 2)
+                      for shape in self.transform.block_shapes(mix.shape[-1])]
+
+            def analyse_channel(c: int) -> None:
+                for whole, part in zip(blocks, analyse(mix[..., c : c + 1, :]), strict=True):
+                    whole[..., c : c + 1, :, :, :, :].copy_(part)
+
+            run(analyse_channel, range(mix.shape[-2]))
         if len(blocks) != len(self.masknet.blocks):
             raise ValueError(f"expected {len(self.masknet.blocks)} blocks, got {len(blocks)}")
         n = mix.shape[-1]
