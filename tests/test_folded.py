@@ -52,6 +52,14 @@ def test_folded_form_follows_every_weight_change():
     blk.load_state_dict(other.state_dict())
     with torch.inference_mode():
         torch.testing.assert_close(blk(mag), _reference(other, mag), rtol=0, atol=2e-5)
+    # new tensor objects: assigned by load_state_dict(assign=True), a parameter set by hand
+    third = randomize_(BlockMasker(f, t), seed=3)
+    blk.load_state_dict(third.state_dict(), assign=True)
+    with torch.inference_mode():
+        torch.testing.assert_close(blk(mag), _reference(third, mag), rtol=0, atol=2e-5)
+    blk.targets[1].deconv.weight = torch.nn.Parameter(2.0 * blk.targets[1].deconv.weight.detach())
+    with torch.inference_mode():
+        torch.testing.assert_close(blk(mag), _reference(blk, mag), rtol=0, atol=2e-5)
 
 
 def test_training_and_autograd_use_the_module_layers():
@@ -187,3 +195,9 @@ def test_narrow_groups_follow_weight_changes():
     want = _reference(net, mags)
     for g, w in zip(second, want, strict=True):
         torch.testing.assert_close(g, w, rtol=0, atol=2e-5)
+    # a replaced submodule (new parameter objects in the tree)
+    net.blocks[0].targets[2] = randomize_(type(net.blocks[0].targets[2])(1, 8, net.cfg), seed=9)
+    with torch.no_grad():
+        third = net(mags)
+    assert not torch.allclose(third[0], second[0], atol=1e-3)
+    torch.testing.assert_close(third[0], _reference(net, mags)[0], rtol=0, atol=2e-5)
