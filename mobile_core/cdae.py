@@ -340,10 +340,11 @@ class MaskNet(nn.Module):
         """The maskers as tasks, in block order of their first block.
 
         In eager inference (eval mode, autograd off, not exporting) the narrow blocks (``k_f =
-        1``, even ``T_b``) of each height run as one :class:`~mobile_core.grouped.NarrowGroup`
-        and every other block as its :class:`~mobile_core.folded.FoldedBlock`; both are
-        re-derived after any weight change. Otherwise one unit per block runs the module's
-        layers (``slices`` ignored: every mask exact).
+        1``, even ``T_b``) of each height run in :class:`~mobile_core.grouped.NarrowGroup` s of
+        at most :data:`GROUP_CHANNELS` channels, and every other block as its
+        :class:`~mobile_core.folded.FoldedBlock`; both are re-derived after any weight change.
+        Otherwise one unit per block runs the module's layers (``slices`` ignored: every mask
+        exact).
         """
         blocks = self.blocks
         if not (_inference(self) and all(isinstance(blk, BlockMasker) for blk in blocks)):
@@ -372,7 +373,7 @@ class MaskNet(nn.Module):
     def _group_run(self, members: list[int]) -> Callable[
             [list[Tensor], tuple[int, int] | None], list[Tensor]]:
         """Runs the :class:`NarrowGroup` of ``members``, derived (again) first if any of their
-        weights changed (in the task: the key walk is Python work, ~0.1 ms per block)."""
+        weights changed (checked in the task, not on the calling thread)."""
         first = members[0]
 
         def run(mags: list[Tensor], slices: tuple[int, int] | None) -> list[Tensor]:
