@@ -125,11 +125,6 @@ class FrameWindow:
     l2: tuple[int, int]
     l3: tuple[int, int]
     segments: tuple[int, int]
-    n_frames: int
-
-    @property
-    def full(self) -> bool:
-        return self.segments == (0, self.n_frames)
 
 
 def frame_window(n_slices: int, slices: tuple[int, int] | None, k2: int) -> FrameWindow:
@@ -141,7 +136,7 @@ def frame_window(n_slices: int, slices: tuple[int, int] | None, k2: int) -> Fram
     l3 = (max(0, 2 * j0 - 1), 2 * j1)
     l2 = (max(0, l3[0] - k2 + 1), min(n - k2 + 1, l3[1]))
     l1 = (l2[0], min(n, l2[1] + k2 - 1))
-    return FrameWindow(l1, l2, l3, (2 * j0, 2 * j1), n)
+    return FrameWindow(l1, l2, l3, (2 * j0, 2 * j1))
 
 
 def window_input(mag: Tensor, mean: Tensor, scale: Tensor, win: FrameWindow) -> Tensor:
@@ -165,9 +160,12 @@ def overlap_add(y: Tensor, z: Tensor, first: int, win: FrameWindow, bias: Tensor
     ``z[..., n, 2, hop]``: layer 4's output of every frame ``first, first + 1, ...`` (covering
     ``win.l3``), split into its two halves; ``y[..., N, hop]`` gets segments ``win.segments``
     (segment ``q`` = first half of frame ``q`` + second half of frame ``q - 1`` + ``bias``,
-    then the sigmoid); the other segments are left as they are. Returns ``y``.
+    then the sigmoid); the other segments are set to zero (``y`` may come uninitialised: only
+    those are written twice, not the whole of it). Returns ``y``.
     """
     q0, q1 = win.segments
+    y[..., :q0, :].zero_()
+    y[..., q1:, :].zero_()
     seg = y[..., q0:q1, :]
     torch.add(z[..., q0 - first : q1 - first, 0, :], bias, out=seg)
     lo = max(q0, 1)  # segment 0 has no previous frame
@@ -232,8 +230,7 @@ class FoldedBlock:
         b, _, fp, _ = h.shape
         f = fp + kf - 1
         nt, h1 = len(self.outs), self.h1
-        new = mag.new_empty if win.full else mag.new_zeros
-        y = new(b, nt, co, f, 2 * s, hop)  # [.., F, segments, T/2]
+        y = mag.new_empty(b, nt, co, f, 2 * s, hop)  # [.., F, segments, T/2]
         for i in range(nt):
             g = F.conv2d(h[:, i * h1 : (i + 1) * h1], *self.convs[i]).relu_()
             g = F.conv_transpose2d(g, *self.deconvs[i]).relu_()  # [B, h1, F', n] from win.l2[0]

@@ -128,8 +128,7 @@ class NarrowGroup:
             for i in range(nt):  # views of the module's weights: no copy of them is kept
                 torch.mm(g[j, i], w4[i], out=z[i])
             z = z.view(nt, b, f, n3, c, 2, hop).permute(1, 0, 4, 2, 3, 5, 6)
-            new = mags[j].new_empty if win.full else mags[j].new_zeros
-            y = new(b, nt, c, f, 2 * s, hop)
+            y = mags[j].new_empty(b, nt, c, f, 2 * s, hop)
             overlap_add(y, z, win.l3[0], win, b4.view(1, nt, c, 1, 1, 1))
             out.append(y.view(b, nt, c, f, s, t))
         return out

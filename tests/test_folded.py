@@ -97,6 +97,19 @@ def test_exports_under_no_grad_record_the_module_layers():
 
 # ---------------------------------------------------------------- mask windows and narrow groups
 
+@pytest.fixture(autouse=True)
+def _uninitialised_memory_is_nan():
+    """``torch.empty`` returns NaN-filled memory here, so a value the code never wrote shows
+    (the inference forms allocate their outputs uninitialised)."""
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.utils.deterministic.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    yield
+    torch.use_deterministic_algorithms(saved[0])
+    torch.utils.deterministic.fill_uninitialized_memory = saved[1]
+
+
 def _window_check(got, want, slices):
     """``got`` equals ``want`` on slices ``[j0, j1)`` and is zero on the others."""
     j0, j1 = slices
