@@ -43,8 +43,9 @@ class NarrowGroup:
 
     ``NarrowGroup(blocks)([mag_b[B, C, F, S, T_b]], slices) -> [masks_b[B, n_t, C, F, S, T_b]]``,
     equal to each ``blocks[i].eval()(mag_b)`` to float32 rounding; ``slices`` as in
-    :meth:`FoldedBlock.__call__ <mobile_core.folded.FoldedBlock.__call__>`. The weights are
-    frozen copies; ``key`` is the members' :func:`~mobile_core.folded.state_key` at build time.
+    :meth:`FoldedBlock.__call__ <mobile_core.folded.FoldedBlock.__call__>`. Layers 2 and 3 are
+    frozen copies (BatchNorm folded), layers 1 and 4 views of the modules' weights; ``key`` is
+    the members' :func:`~mobile_core.folded.state_key` at build time.
     """
 
     def __init__(self, blocks: Sequence[nn.Module]) -> None:
@@ -55,10 +56,8 @@ class NarrowGroup:
             if not self.supports(blk) or blk.nb_bins != first.nb_bins:
                 raise ValueError("a narrow group takes blocks of k_f = 1, even T_b, one height")
         self.key = tuple(state_key(blk) for blk in blocks)
-        self.height = first.nb_bins
         self.h1, self.nt = first.hidden1, first.nb_targets
         self.k2 = first.targets[0].conv.kernel_size[1]
-        self.cout = first.targets[0].out.weight.shape[1]
         self.lengths = [blk.nb_t_bins for blk in blocks]
         with torch.no_grad(), torch.inference_mode(False):
             self.mean = [blk.input_mean.detach().clone().unsqueeze(-1) for blk in blocks]
@@ -71,9 +70,6 @@ class NarrowGroup:
             for blk in blocks:
                 self.stem.append(blk.stem.weight.detach().flatten(1).t())  # [n_t h1, C, 1, T]
                 stem_bn.append(bn_affine(blk.stem_bn))
-            self.stem_scale = torch.stack([a for a, _ in stem_bn]).unsqueeze(1)  # [G, 1, n_t h1]
-            self.stem_shift = torch.stack([b for _, b in stem_bn]).unsqueeze(1)
-            for blk in blocks:
                 self.outs.append(([c.out.weight.detach().flatten(1) for c in blk.targets],
                                   torch.stack([c.out.bias.detach() for c in blk.targets])))
                 for c in blk.targets:
@@ -84,6 +80,8 @@ class NarrowGroup:
                     # out[n] = sum_k g[n - k] W[k] = sum_j gpad[n + j] W[k2 - 1 - j]
                     w3.append(w[:, :, 0].flip(-1).permute(2, 0, 1).flatten(0, 1))  # [(j, i), h1]
                     b3.append(b)
+            self.stem_scale = torch.stack([a for a, _ in stem_bn]).unsqueeze(1)  # [G, 1, n_t h1]
+            self.stem_shift = torch.stack([b for _, b in stem_bn]).unsqueeze(1)
             self.w2, self.b2 = torch.stack(w2), torch.stack(b2).unsqueeze(1)  # [G n_t, k2 h1, h2]
             self.w3, self.b3 = torch.stack(w3), torch.stack(b3).unsqueeze(1)  # [G n_t, k2 h2, h1]
         self.h2 = self.w2.shape[-1]
