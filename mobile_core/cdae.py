@@ -329,10 +329,26 @@ class MaskNet(nn.Module):
             raise ValueError(f"expected {len(self.blocks)} blocks, got {len(mags)}")
         if not _inference(self):
             return [masker(mag) for masker, mag in zip(self.blocks, mags, strict=True)]
-        masks: list[Tensor] = [mags[0]] * len(mags)
-        for unit in self.units():
-            for b, m in zip(unit.indices, unit.run([mags[b] for b in unit.indices], None),
-                            strict=True):
+        return self.run_units(lambda indices: [mags[b] for b in indices])
+
+    def run_units(self, mags_of: Callable[[tuple[int, ...]], list[Tensor]],
+                  slices: tuple[int, int] | None = None,
+                  run: Callable | None = None) -> list[Tensor]:
+        """Every block's masks, block order, computed unit by unit (:meth:`units`).
+
+        ``mags_of(indices)``: the magnitudes of those blocks (called in the unit's task);
+        ``slices``: as in :class:`MaskUnit`; ``run(fn, units) -> [fn(unit)]``: how the units
+        run (e.g. as tasks on workers, longest first); default: in order, here.
+        """
+        units = self.units()
+        if run is None:
+            done = [u.run(mags_of(u.indices), slices) for u in units]
+        else:
+            units.sort(key=lambda u: -u.cost)  # longest first: the workers finish together
+            done = run(lambda u: u.run(mags_of(u.indices), slices), units)
+        masks: list[Tensor | None] = [None] * len(self.blocks)
+        for unit, unit_masks in zip(units, done, strict=True):
+            for b, m in zip(unit.indices, unit_masks, strict=True):
                 masks[b] = m
         return masks
 

@@ -135,15 +135,8 @@ class Separator(nn.Module):
         slices = None if span is None else self.transform.span_slices(span, n, n_slices)
         if slices is not None and slices[0] >= slices[1]:
             slices = None  # nothing kept: any masks do
-        units = self.masknet.units()
-        if pool is not None:  # longest tasks first: the workers finish together
-            units.sort(key=lambda u: -u.cost)
-        done = run(lambda u: u.run(magnitude([blocks[b] for b in u.indices]), slices), units)
-        masks: list[Tensor] = [blocks[0]] * len(blocks)
-        for unit, unit_masks in zip(units, done, strict=True):
-            for b, m in zip(unit.indices, unit_masks, strict=True):
-                masks[b] = m
-        del done
+        masks = self.masknet.run_units(lambda indices: magnitude([blocks[b] for b in indices]),
+                                       slices, None if pool is None else run)
 
         if pool is None:  # one inverse per stem, both channels at once
             stems = [invert(blocks, n, [m[:, t] for m in masks], span)
