@@ -7,7 +7,8 @@
 For each artifact in ``DIR`` (``demix-*.pte|ptl|onnx|ort``, as ``demix-export`` writes them) and
 the eager float32 model (``--model``: a ``.pt`` file or a configuration name, fresh weights; run
 at the artifacts' chunk length), and each thread count, one fresh subprocess streams the song
-through :func:`mobile_core.runner.separate_file` (decode, chunk plan, the backend's runtime,
+through :func:`mobile_core.contract.runner.separate_file`
+(decode, chunk plan, the backend's runtime,
 stitching, 16-bit WAV stems: what a phone does) and reports wall seconds, CPU seconds, the real-time
 factor and its own peak RSS (``getrusage``), plus the RSS after imports (Python + torch + the
 runtime, before the model is loaded) so that the model's own share is visible. File sizes are
@@ -57,8 +58,8 @@ def _worker(model: str, song: str, threads: int, chunk_hops: int | None) -> dict
     import torch
 
     torch.set_num_threads(threads)
-    from mobile_core.backends import open_backend
-    from mobile_core.runner import separate_file
+    from mobile_core.contract.backends import open_backend
+    from mobile_core.contract.runner import separate_file
 
     kind = Path(model).suffix.lstrip(".")
     if kind == "pte":
@@ -88,7 +89,7 @@ def _profile_worker(path: str, repeats: int = 2) -> dict:
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
     from executorch.runtime import Runtime
 
-    from mobile_core.artifacts import read_artifact_metadata
+    from mobile_core.contract.artifacts import read_artifact_metadata
 
     _unsafe_reset_threadpool(1)
     meta = read_artifact_metadata(path)
@@ -126,9 +127,10 @@ def _sweep_worker(config: str, hops: int, repeats: int = 3) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from export.artifacts import ChunkGraph, fresh_separator
-    from export.quantize import example_song
-    from mobile_core.chunking import chunk_spec
+    from export.graph import ChunkGraph
+    from export.models import fresh_separator
+    from export.songs import example_song
+    from mobile_core.contract.chunking import chunk_spec
 
     sep = fresh_separator(config)
     spec = chunk_spec(sep.transform, sep.config.cdae, hops)
@@ -197,8 +199,8 @@ def _eager_model(model: str, tmp: Path) -> Path:
     """A ``.pt`` path for the eager baseline (config names get fresh weights saved to tmp)."""
     if Path(model).suffix == ".pt" and Path(model).exists():
         return Path(model)
-    from export.artifacts import resolve_model
-    from mobile_core.model_file import save_model
+    from export.models import resolve_model
+    from mobile_core.model.model_file import save_model
 
     sep = resolve_model(model)
     path = tmp / f"{sep.config.name}-fresh.pt"
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.artifacts is None:
         p.error("--artifacts is required")
 
-    from mobile_core.artifacts import read_artifact_metadata
+    from mobile_core.contract.artifacts import read_artifact_metadata
 
     files = sorted((f for f in args.artifacts.glob("demix-*")
                     if f.suffix.lstrip(".") in KIND_ORDER and f.is_file()),

@@ -4,9 +4,9 @@
                                  [--pte A.pte | --build-pte [--quant fp32|int8]]
 
 For every backend (eager ``.pt`` model; ``.pte`` if given or built) and every song length, one
-fresh subprocess runs :func:`mobile_core.runner.separate_file` on a long WAV and reports its own
-peak RSS (``getrusage``), the RSS peak right after loading the model, and the wall time. Memory
-must not grow with the song's length: the runner streams its input and output.
+fresh subprocess runs :func:`mobile_core.contract.runner.separate_file` on a long WAV and
+reports its own peak RSS (``getrusage``), the RSS peak right after loading the model, and the
+wall time. Memory must not grow with the song's length: the runner streams its input and output.
 
 Inputs are generated on the fly as 44.1 kHz stereo 16-bit WAV files written blockwise (a
 20-second music-like signal repeated), in a temporary folder removed at the end; the stems (four
@@ -49,8 +49,8 @@ def _worker(model: str, song: str, out: str, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from mobile_core.backends import open_backend
-    from mobile_core.runner import separate_file
+    from mobile_core.contract.backends import open_backend
+    from mobile_core.contract.runner import separate_file
 
     t0 = time.perf_counter()
     backend = open_backend(model, threads=threads)
@@ -66,7 +66,7 @@ def write_long_wav(path: Path, minutes: float) -> None:
     """A ``minutes``-long stereo 16-bit WAV, written blockwise (bounded memory)."""
     import soundfile as sf
 
-    from mobile_core.golden import music_signal
+    from mobile_core.cli.golden import music_signal
 
     piece = music_signal(20 * SR, SR, 2, seed=1).numpy().T * 0.8
     total = int(minutes * 60 * SR)
@@ -82,7 +82,7 @@ def build_pte(model: Path, path: Path, quant: str) -> None:
     """Export ``model``'s default-length chunk graph to ``.pte`` as ``demix-export`` does."""
     sys.path.insert(0, str(ROOT))
     from export.artifacts import artifact_path, export_artifacts
-    from mobile_core.model_file import load_model
+    from mobile_core.model.model_file import load_model
 
     sep = load_model(model)
     export_artifacts(sep, path.parent, ["pte"], [quant], heldout=0, timing_repeats=1, log=None)
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         model = args.model
         if model is None:
-            from mobile_core.golden import golden_model
-            from mobile_core.model_file import save_model
+            from mobile_core.cli.golden import golden_model
+            from mobile_core.model.model_file import save_model
 
             model = tmp / "tiny.pt"
             save_model(golden_model("tiny"), model)

@@ -2,10 +2,11 @@
 
     python bench/bench_slicqt.py [--seconds 240] [--config xumx-rt] [--threads 1 2] [--json F]
 
-Each measurement runs in a fresh subprocess (so peak RSS is its own): the module ``SliCQT`` with
-the ``fft`` and ``matmul`` DFT modes (real-valued tensor ops, what exports record) and the eager
-inference engine (``mobile_core.eager_engine``: complex FFTs and NumPy's pocketfft, what the
-separator runs for inference) on each thread count, and the reference ``nsgt`` 0.19 (NumPy, one
+Each measurement runs in a fresh subprocess (so peak RSS is its own): ``SliCQT`` itself under
+``torch.inference_mode()`` (row ``SliCQT, eager inference``: what a user of the transform gets,
+its engine ``mobile_core.transform.engine`` with complex FFTs and NumPy's pocketfft), and its
+real-valued path with the ``fft`` and ``matmul`` DFT forms (what autograd and exports run) on
+each thread count, and the reference ``nsgt`` 0.19 (NumPy, one
 thread) as the baseline timed in the same run. Times are
 the best of ``--repeat`` runs after one warm-up.
 
@@ -61,7 +62,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
     n = int(seconds * 44100)
     if kind == "nsgt":
         sys.path.insert(0, str(ROOT))
-        from mobile_core.slicqt import SliCQT
+        from mobile_core.transform.slicqt import SliCQT
         from tests.nsgt_oracle import reference_nsgt
 
         t = SliCQT.from_config(config)
@@ -78,7 +79,7 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
 
         run_times = [run() for _ in range(max(1, repeat - 1))]
     elif kind in ("floor-torch", "floor-scipy"):
-        from mobile_core.slicqt import SliCQT
+        from mobile_core.transform.slicqt import SliCQT
 
         t = SliCQT.from_config(config)
         frames = torch.randn(2 * t.n_slices(n), t.sllen)  # [C * S, sllen], stereo
@@ -109,15 +110,14 @@ def _worker(kind: str, threads: int, seconds: float, config: str, repeat: int) -
         run()
         run_times = [run() for _ in range(repeat)]
     else:
-        from mobile_core import eager_engine
-        from mobile_core.slicqt import SliCQT
+        from mobile_core.transform.slicqt import SliCQT
 
         t = SliCQT.from_config(config, dft="fft" if kind == "engine" else kind)
         x = _signal(n)
-        fwd, inv = t, t.inverse
-        if kind == "engine":
-            fwd = lambda v: eager_engine.forward(t, v)  # noqa: E731
-            inv = lambda b, k: eager_engine.inverse(t, b, k)  # noqa: E731
+        fwd, inv = t, t.inverse  # "engine": what SliCQT runs in eager inference
+        if kind != "engine":  # the real-valued path autograd and exports run, called directly
+            fwd = lambda v: t._analyse(v, t._forward_frames)  # noqa: E731
+            inv = lambda b, k: t._synthesise(b, k, None, None, t._inverse_frames)  # noqa: E731
 
         def run() -> float:
             with torch.inference_mode():
@@ -138,9 +138,9 @@ def _gather_ab(threads: int, config: str, pairs: int) -> dict:
 
     import torch
 
-    from mobile_core.cdae import CDAEConfig
-    from mobile_core.chunking import chunk_spec, default_chunk_hops
-    from mobile_core.slicqt import SliCQT
+    from mobile_core.contract.chunking import chunk_spec, default_chunk_hops
+    from mobile_core.model.cdae import CDAEConfig
+    from mobile_core.transform.slicqt import SliCQT
 
     torch.set_num_threads(threads)
     t = SliCQT.from_config(config)
@@ -149,12 +149,12 @@ def _gather_ab(threads: int, config: str, pairs: int) -> dict:
     with torch.inference_mode():
         blocks = t(_signal(n))
         for _ in range(3):
-            t.inverse(blocks, n)
+            t._synthesise(blocks, n, None, None, t._inverse_frames)
         for _ in range(pairs):
-            for compact in (True, False):
+            for compact in (True, False):  # on the real-valued path, which honours the switch
                 t.compact_inverse = compact
                 t0 = time.perf_counter()
-                t.inverse(blocks, n)
+                t._synthesise(blocks, n, None, None, t._inverse_frames)
                 times[compact].append(time.perf_counter() - t0)
     return {"threads": threads, "samples": n,
             "compact_ms": 1e3 * statistics.median(times[True]),
@@ -210,9 +210,9 @@ def main() -> None:
     print(f"sliCQT forward+inverse, {args.config}, {args.seconds:.0f} s stereo at 44.1 kHz")
     print(f"{'implementation':<26}{'threads':>8}{'time (s)':>10}{'x nsgt':>9}{'peak RSS (MB)':>15}")
     for r in results:
-        name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "ours, dft=fft",
-                "engine": "ours, eager engine",
-                "matmul": "ours, dft=matmul", "floor-torch": "DFTs only, torch",
+        name = {"nsgt": "nsgt 0.19 (NumPy)", "fft": "real path, dft=fft",
+                "engine": "SliCQT, eager inference",
+                "matmul": "real path, dft=matmul", "floor-torch": "DFTs only, torch",
                 "floor-scipy": "slice DFTs only, scipy"}[r["impl"]]
         speed = f"{base / r['seconds']:.1f}" if base else "-"
         print(f"{name:<26}{r['threads']:>8}{r['seconds']:>10.2f}{speed:>9}{r['peak_rss_mb']:>15.0f}")

@@ -67,7 +67,9 @@ def _choices(values: list[str], allowed: tuple[str, ...], what: str) -> list[str
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.artifacts import export_artifacts, markdown_table, resolve_model
+    from export.artifacts import export_artifacts
+    from export.models import resolve_model
+    from export.report import markdown_table
 
     kinds = _choices(args.format, FORMATS, "format")
     quants = _choices(args.quant, ("fp32", "int8"), "quantization")

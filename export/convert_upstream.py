@@ -1,4 +1,5 @@
-"""Convert an upstream xumx-sliCQ-V2 realtime checkpoint into a :class:`mobile_core.cdae.MaskNet`.
+"""Convert an upstream xumx-sliCQ-V2 realtime checkpoint into a
+:class:`mobile_core.model.cdae.MaskNet`.
 
 Upstream layout (``Unmix.state_dict()``; ``xumx_slicq_v2.pth`` holds it raw, the training
 ``xumx_slicq_v2.chkpnt`` wraps it as ``{"state_dict": ..., "optimizer": ..., ...}``), per block
@@ -30,7 +31,7 @@ transform that is not the chosen configuration's.
 
 CLI: ``demix-convert-upstream IN.pth OUT [--config xumx-rt]`` (entry point
 ``export.convert_upstream:main``) writes OUT in the project's model file format
-(:func:`mobile_core.model_file.save_model`), loadable with :func:`mobile_core.load_model`.
+(:func:`mobile_core.model.model_file.save_model`), loadable with :func:`mobile_core.load_model`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from mobile_core.cdae import STEMS, CDAEConfig, MaskNet
 from mobile_core.errors import DemixError, ModelFileError
+from mobile_core.model.cdae import STEMS, CDAEConfig, MaskNet
 
 __all__ = [
     "UPSTREAM_TARGETS",
@@ -235,7 +236,7 @@ def load_upstream_checkpoint(path: str | Path) -> dict[str, Tensor]:
 
 def check_upstream_json(json_path: str | Path, config_name: str) -> None:
     """Refuse an upstream ``xumx_slicq_v2.json`` that is not realtime or not ``config_name``'s."""
-    from mobile_core.configs import transform_config
+    from mobile_core.transform.config import transform_config
 
     try:
         args = json.loads(Path(json_path).read_text())["args"]
@@ -263,7 +264,7 @@ def check_upstream_json(json_path: str | Path, config_name: str) -> None:
 
 
 def _block_shapes_for(config_name: str) -> list[tuple[int, int]]:
-    from mobile_core.slicqt import SliCQT
+    from mobile_core.transform.slicqt import SliCQT
 
     t = SliCQT.from_config(config_name)
     return list(zip(t.block_channels, t.block_lengths, strict=True))
@@ -291,9 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # upstream's CDAE sizes are fixed in its code, the same for every checkpoint it trains
         cdae_cfg = CDAEConfig()
         mask_sd = convert_state_dict(upstream, block_shapes, cdae_cfg)
-        from mobile_core.configs import SeparatorConfig, transform_config
-        from mobile_core.model_file import save_model
-        from mobile_core.separator import Separator
+        from mobile_core.model.config import SeparatorConfig
+        from mobile_core.model.model_file import save_model
+        from mobile_core.model.separator import Separator
+        from mobile_core.transform.config import transform_config
 
         sep = Separator(SeparatorConfig(args.config, transform_config(args.config), cdae_cfg))
         sep.masknet.load_state_dict(mask_sd, strict=True)

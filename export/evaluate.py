@@ -6,7 +6,7 @@
         --split test --json results.json [--museval]
 
 For every track the model separates the whole mixture with the chunked reference runner
-(``mobile_core.runner.separate``; any backend: a ``.pt`` model file runs eager, exported
+(``mobile_core.contract.runner.separate``; any backend: a ``.pt`` model file runs eager, exported
 artifacts run in their runtime) and each stem is scored with the MDX SDR of
 :mod:`export.metrics` (optionally also museval BSSv4). The *mixture as estimate* baseline scores
 the unprocessed mixture as every stem; ``mixture / 4`` (every stem a quarter of the mixture, i.e.
@@ -47,14 +47,15 @@ def model_separate_fn(model_path: str | Path, backend: str | None = None,
                       threads: int | None = None) -> tuple[SeparateFn, dict]:
     """A :data:`SeparateFn` running a model file (or exported artifact) and its description.
 
-    Uses the chunked reference runner (``mobile_core.runner.separate`` on the backend
-    ``mobile_core.backends.open_backend`` opens: ``eager`` for ``.pt`` model files, ``pte``,
+    Uses the chunked reference runner (``mobile_core.contract.runner.separate`` on the backend
+    ``mobile_core.contract.backends.open_backend`` opens:
+    ``eager`` for ``.pt`` model files, ``pte``,
     ``ptl``, ``onnx``/``ort`` for artifacts; ``None``: from the extension). Without the runner
     (older trees) a ``.pt`` model's ``Separator.forward`` runs on the whole track instead.
     """
     try:
-        from mobile_core.backends import open_backend
-        from mobile_core.runner import separate as run_chunked
+        from mobile_core.contract.backends import open_backend
+        from mobile_core.contract.runner import separate as run_chunked
     except ImportError:
         return _whole_track_fn(model_path, backend)
     be = open_backend(model_path, backend, threads=threads)
@@ -67,15 +68,16 @@ def model_separate_fn(model_path: str | Path, backend: str | None = None,
     sep = getattr(be, "separator", None)
     desc = {"model": str(model_path), "model_id": str(getattr(be, "model_id", "") or ""),
             "config": str(getattr(be, "config", "")), "backend": be.name,
-            "runner": "mobile_core.runner.separate (chunked)",
+            "runner": "mobile_core.contract.runner.separate (chunked)",
             "info": dict(getattr(sep, "info", {}) or {})}
     return run, desc
 
 
 def _whole_track_fn(model_path: str | Path, backend: str | None) -> tuple[SeparateFn, dict]:
     if backend not in (None, "auto", "eager"):
-        raise SystemExit(f"backend {backend!r} needs mobile_core.runner (only 'eager' here)")
-    from mobile_core.model_file import load_model
+        raise SystemExit(f"backend {backend!r} needs mobile_core.contract.runner "
+                         "(only 'eager' here)")
+    from mobile_core.model.model_file import load_model
 
     sep = load_model(model_path)
 

@@ -3,12 +3,13 @@
 Depends only on torch, numpy and soundfile. The public names below load on first use (PEP 562),
 so ``import mobile_core`` stays cheap for the command-line tools:
 
-* :class:`SliCQT` (``mobile_core.slicqt``), :class:`Separator` (``mobile_core.separator``),
+* :class:`SliCQT` (``mobile_core.transform.slicqt``),
+  :class:`Separator` (``mobile_core.model.separator``),
   :data:`STEMS`;
-* :func:`load_model`, :func:`save_model` (``mobile_core.model_file``);
-* :func:`open_backend` (``mobile_core.backends``), :func:`separate`, :func:`separate_file`
-  (``mobile_core.runner``);
-* :func:`read_artifact_metadata` (``mobile_core.artifacts``);
+* :func:`load_model`, :func:`save_model` (``mobile_core.model.model_file``);
+* :func:`open_backend` (``mobile_core.contract.backends``), :func:`separate`, :func:`separate_file`
+  (``mobile_core.contract.runner``);
+* :func:`read_artifact_metadata` (``mobile_core.contract.artifacts``);
 * :class:`DemixError`, :class:`AudioError`, :class:`ModelFileError` (``mobile_core.errors``).
 """
 
@@ -17,15 +18,15 @@ from __future__ import annotations
 import importlib
 
 _PUBLIC: dict[str, str] = {
-    "SliCQT": "slicqt",
-    "Separator": "separator",
-    "STEMS": "cdae",
-    "load_model": "model_file",
-    "save_model": "model_file",
-    "open_backend": "backends",
-    "separate": "runner",
-    "separate_file": "runner",
-    "read_artifact_metadata": "artifacts",
+    "SliCQT": "transform.slicqt",
+    "Separator": "model.separator",
+    "STEMS": "model.cdae",
+    "load_model": "model.model_file",
+    "save_model": "model.model_file",
+    "open_backend": "contract.backends",
+    "separate": "contract.runner",
+    "separate_file": "contract.runner",
+    "read_artifact_metadata": "contract.artifacts",
     "DemixError": "errors",
     "AudioError": "errors",
     "ModelFileError": "errors",

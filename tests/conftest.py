@@ -19,13 +19,14 @@ import soundfile as sf
 import torch
 from torch import Tensor, nn
 
-from mobile_core.artifacts import encode_metadata, make_metadata
-from mobile_core.cdae import CDAEConfig
-from mobile_core.chunking import ChunkSpec, chunk_spec
-from mobile_core.configs import SeparatorConfig, TransformConfig
-from mobile_core.golden import golden_model, music_signal, randomize_batchnorm
-from mobile_core.model_file import load_model, save_model
-from mobile_core.separator import Separator
+from mobile_core.cli.golden import golden_model, music_signal, randomize_batchnorm
+from mobile_core.contract.artifacts import encode_metadata, make_metadata
+from mobile_core.contract.chunking import ChunkSpec, chunk_spec
+from mobile_core.model.cdae import CDAEConfig
+from mobile_core.model.config import SeparatorConfig
+from mobile_core.model.model_file import load_model, save_model
+from mobile_core.model.separator import Separator
+from mobile_core.transform.config import TransformConfig
 
 MICRO = SeparatorConfig("micro", TransformConfig("mel", 4, 115.5, 22050.0),
                         CDAEConfig(hidden1=8, hidden2=8))
@@ -158,7 +159,9 @@ def _metadata_json(spec: ChunkSpec, kind: str, model_id: str, config: str = "mic
 
 
 def _export(kind: str, module: nn.Module, x: Tensor, path: Path, meta_json: str) -> Path:
-    from export.lowering import to_onnx, to_pte, to_ptl
+    from export.formats.onnx import to_onnx
+    from export.formats.pte import to_pte
+    from export.formats.ptl import to_ptl
 
     if kind == "pte":
         # XNNPACK delegation of the separator graph does not load in the runtime yet (see the

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mobile_core.audio import AtomicWavWriter, AudioInfo, probe, read, read_blocks
+from mobile_core.contract.audio import AtomicWavWriter, AudioInfo, probe, read, read_blocks
 from mobile_core.errors import AudioError, DemixError
 
 SR = 44100

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from mobile_core.cdae import STEMS, BlockMasker, CDAEConfig, MaskNet, receptive_field
+from mobile_core.model.cdae import STEMS, BlockMasker, CDAEConfig, MaskNet, receptive_field
 from tests.nsgt_oracle import xumx_rt_block_shapes
 
 # one block per frequency kernel (1, 3, 5)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mobile_core.channels import downmix_matrix, to_stereo
+from mobile_core.contract.channels import downmix_matrix, to_stereo
 
 G = 1 / math.sqrt(2)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mobile_core.chunking import ChunkSpec, chunk_spec, context_slices, plan_chunks
-from mobile_core.separator import Separator
-from mobile_core.slicqt import n_slices
+from mobile_core.contract.chunking import ChunkSpec, chunk_spec, context_slices, plan_chunks
+from mobile_core.model.separator import Separator
+from mobile_core.transform.slicqt import n_slices
 
 
 @pytest.fixture(scope="module")

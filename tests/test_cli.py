@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 
 import mobile_core.assets
-from mobile_core.audio import probe
-from mobile_core.cli import main
+from mobile_core.cli.demix import main
+from mobile_core.contract.audio import probe
 
 from .conftest import SR, digest, read_stem, write_audio
 
@@ -253,7 +253,7 @@ def test_subprocess_bad_artifact_one_line(tmp_path, good, artifacts) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     before = digest(good)
     res = subprocess.run(
-        [sys.executable, "-m", "mobile_core.cli", "-m", str(artifacts("pte-v999")),
+        [sys.executable, "-m", "mobile_core.cli.demix", "-m", str(artifacts("pte-v999")),
          "-o", str(tmp_path / "out"), str(good)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )

@@ -23,8 +23,8 @@ from export.convert_upstream import (
     load_upstream_checkpoint,
     main,
 )
-from mobile_core.cdae import STEMS, CDAEConfig, MaskNet
 from mobile_core.errors import DemixError
+from mobile_core.model.cdae import STEMS, CDAEConfig, MaskNet
 
 # two blocks share a shape on purpose: a block mix-up cannot hide behind a shape check
 BLOCKS = [(1, 8), (12, 12), (21, 16), (12, 12)]

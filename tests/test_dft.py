@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mobile_core.dft import ComplexDFT, RealIDFT, _dense_complex_basis
-from mobile_core.slicqt import SliCQT
+from mobile_core.transform.dft import ComplexDFT, RealIDFT, _dense_complex_basis
+from mobile_core.transform.slicqt import SliCQT
 
 
 @pytest.mark.parametrize("n", [16, 28, 45, 164, 292])

@@ -1,4 +1,5 @@
-"""The sliCQT's eager inference engine equals the module; the module stays real-valued."""
+"""The sliCQT's eager inference engine equals its real-valued path, which autograd and exports
+run; SliCQT itself picks the engine in eager inference."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mobile_core import eager_engine
-from mobile_core.separator import Separator
-from mobile_core.slicqt import SliCQT
+from mobile_core.model.separator import Separator
+from mobile_core.transform import engine as eager_engine
+from mobile_core.transform.slicqt import SliCQT
 
 
 def _rel(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
@@ -23,14 +24,19 @@ def test_engine_equals_the_module(name, dtype):
     t = SliCQT.from_config(name)
     t.slices_per_pass = 7  # several passes
     x = torch.randn(2, 2, 40011, generator=torch.Generator().manual_seed(1)).to(dtype)
+    with torch.enable_grad():  # x requires grad: SliCQT runs its real-valued path
+        want = [b.detach() for b in t(x.clone().requires_grad_())]
+    masks = [torch.rand(b.shape[:-1], dtype=dtype) for b in want]
+    span = (3 * t.hop + 5, x.shape[-1] - t.hop)
     with torch.inference_mode():
-        want, got = t(x), eager_engine.forward(t, x)
+        got = eager_engine.forward(t, x)
         assert all(g.shape == w.shape and g.dtype == dtype for g, w in zip(got, want))
         assert _rel(got, want) < (1e-6 if dtype == torch.float32 else 1e-12)
-        masks = [torch.rand(b.shape[:-1], dtype=dtype) for b in want]
-        span = (3 * t.hop + 5, x.shape[-1] - t.hop)
-        y_want = t.inverse(want, x.shape[-1], masks, span)
+        assert all(torch.equal(a, b) for a, b in zip(t(x), got))  # what SliCQT runs here
         y_got = eager_engine.inverse(t, want, x.shape[-1], masks, span)
+        assert torch.equal(t.inverse(want, x.shape[-1], masks, span), y_got)
+    with torch.enable_grad():
+        y_want = t.inverse([w.requires_grad_() for w in want], x.shape[-1], masks, span).detach()
     assert y_got.dtype == dtype
     tol = 1e-6 if dtype == torch.float32 else 1e-12
     assert (y_got - y_want).abs().max() <= tol * y_want.abs().max()
@@ -51,26 +57,27 @@ class _Ops(TorchDispatchMode):
         return out
 
 
-def test_the_module_builds_no_complex_tensor_and_calls_no_numpy(monkeypatch):
-    # SliCQT.forward/inverse are real-valued tensor ops in eager too (the engine is elsewhere):
-    # the only complex values are rfft's output, read at once through view_as_real
+def test_the_autograd_path_builds_no_complex_tensor_and_calls_no_numpy(monkeypatch):
+    # what autograd (and every export) runs is real-valued tensor ops: the only complex values
+    # are rfft's output, read at once through view_as_real
     def no_numpy(*args, **kwargs):
         raise AssertionError("NumPy called in the transform")
 
-    monkeypatch.setattr(np.fft, "irfft", no_numpy)
-    monkeypatch.setattr(np.fft, "rfft", no_numpy)
     t = SliCQT.from_config("tiny")
-    x = torch.randn(1, 2, 20000)
-    for grad in (False, True):
-        with torch.set_grad_enabled(grad), _Ops() as mode:
+    x = torch.randn(1, 2, 20000, requires_grad=True)
+    with monkeypatch.context() as m:
+        m.setattr(np.fft, "irfft", no_numpy)
+        m.setattr(np.fft, "rfft", no_numpy)
+        with _Ops() as mode:
             blocks = t(x)
             masks = [torch.rand(b.shape[:-1]) for b in blocks]
             t.inverse(blocks, x.shape[-1], masks, (100, 9000))
-        complex_from = {op for op, dtype in mode.seen if dtype.is_complex}
-        assert complex_from and complex_from <= {"_fft_r2c.default"}, complex_from
-    with _Ops() as mode:  # the engine, for contrast, runs complex FFTs
-        eager_engine.forward(t, x)
-    assert {op for op, dtype in mode.seen if dtype.is_complex} - {"_fft_r2c.default"}
+    complex_from = {op for op, dtype in mode.seen if dtype.is_complex}
+    assert complex_from and complex_from <= {"_fft_r2c.default"}, complex_from
+    for mode_ in (torch.no_grad, torch.inference_mode):  # eager inference: the engine
+        with mode_(), _Ops() as mode:
+            t(x)
+        assert {op for op, dtype in mode.seen if dtype.is_complex} - {"_fft_r2c.default"}
 
 
 def test_separator_inference_uses_the_engine_and_training_the_module(monkeypatch):

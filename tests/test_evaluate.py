@@ -12,8 +12,8 @@ import torch
 from export import evaluate as eval_mod
 from export.data.musdb import SOURCES, find_tracks
 from export.metrics import sdr
-from mobile_core.model_file import save_model
-from mobile_core.separator import Separator
+from mobile_core.model.model_file import save_model
+from mobile_core.model.separator import Separator
 from tests.test_train import MICRO, make_corpus
 
 

@@ -20,16 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from export import quantize as q
-from export.artifacts import (
-    ChunkGraph,
-    OverlapAddDeconv,
-    deploy_masknet,
-    fresh_separator,
-    snr_db,
-)
-from mobile_core.artifacts import make_metadata, read_artifact_metadata
-from mobile_core.chunking import chunk_spec
+from export import songs as q
+from export.graph import ChunkGraph, deploy_masknet
+from export.graph.deploy import OverlapAddDeconv
+from export.models import fresh_separator
+from export.report import snr_db
+from mobile_core.contract.artifacts import make_metadata, read_artifact_metadata
+from mobile_core.contract.chunking import chunk_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_HOPS = 15  # 16 slices: the inverse runs in one pass (smallest graph), 0.34 s
@@ -301,7 +298,7 @@ def test_cli_rejects_a_corrupt_model_file(tmp_path, capsys):
 def test_cli_exports_a_model_file(tmp_path, capsys):
     """A real model file (not a configuration name): its id and config reach the metadata."""
     from export.cli_export import main
-    from mobile_core.model_file import save_model
+    from mobile_core.model.model_file import save_model
 
     sep = fresh_separator("tiny", seed=3)
     mid = save_model(sep, tmp_path / "m.pt", {"weights": "test"})

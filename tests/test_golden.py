@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from mobile_core.backends import EagerBackend
-from mobile_core.channels import to_stereo
-from mobile_core.golden import GOLDEN_VERSION, golden_model, main
-from mobile_core.model_file import model_id
-from mobile_core.resample import resample
-from mobile_core.runner import separate_file
+from mobile_core.cli.golden import GOLDEN_VERSION, golden_model, main
+from mobile_core.contract.backends import EagerBackend
+from mobile_core.contract.channels import to_stereo
+from mobile_core.contract.resample import resample
+from mobile_core.contract.runner import separate_file
+from mobile_core.model.model_file import model_id
 
 from .conftest import read_stem, snr_db, write_audio
 

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from export import quantize as q
-from export.artifacts import snr_db
-from mobile_core.chunking import ChunkSpec
+from export import songs
+from export.report import snr_db
+from mobile_core.contract.chunking import ChunkSpec
 
 N = 256
 
@@ -74,7 +75,7 @@ class ToyGraph(nn.Module):
 
 def _music(n_chunks: int = 4) -> list[Tensor]:
     """Real music (the bundled example song) cut into toy-length chunks."""
-    song = q.example_song().mix
+    song = songs.example_song().mix
     return [song[None, :, 44100 + i * N : 44100 + (i + 1) * N].contiguous()
             for i in range(n_chunks)]
 
@@ -100,7 +101,7 @@ def test_fp32_check_catches_a_quantized_transform():
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from export.lowering import export_program
+    from export.formats.common import export_program
 
     g = ToyGraph()
     chunks = _music(2)
@@ -136,7 +137,7 @@ def test_onnx_qdq_quantizes_masknet_only(tmp_path):
     import onnxruntime as ort
     from onnxruntime.quantization import QuantFormat, quantize_static
 
-    from export.lowering import to_onnx
+    from export.formats.onnx import to_onnx
 
     g = ToyGraph()
     chunks = _music()
@@ -168,7 +169,7 @@ def test_onnx_qdq_quantizes_masknet_only(tmp_path):
 
 def test_calibration_chunks_are_full_length_music():
     spec = ChunkSpec(44100, 24 * 1008, 5 * 1008, 3 * 1008, 1008)
-    chunks = q.calibration_chunks(spec, n_chunks=6, n_songs=2)
+    chunks = songs.calibration_chunks(spec, n_chunks=6, n_songs=2)
     assert len(chunks) == 6
     for c in chunks:
         assert c.shape == (1, 2, spec.chunk)
@@ -184,8 +185,8 @@ def test_calibration_chunks_are_full_length_music():
 
 def test_heldout_songs_are_not_calibration_songs():
     spec = ChunkSpec(44100, 24 * 1008, 5 * 1008, 3 * 1008, 1008)
-    held = q.heldout_songs(spec, 1)
-    cal = q.synth_song(q.CALIBRATION_SEED, q.song_seconds(spec))
+    held = songs.heldout_songs(spec, 1)
+    cal = songs.synth_song(songs.CALIBRATION_SEED, songs.song_seconds(spec))
     assert held[0].stems is not None and held[0].stems.shape[0] == 4
     assert held[0].name != cal.name
     n = min(held[0].mix.shape[-1], cal.mix.shape[-1])
@@ -196,11 +197,11 @@ def test_heldout_songs_are_not_calibration_songs():
 
 @pytest.mark.parametrize("seconds", [0.3, 10.0])
 def test_song_chunks_follow_the_chunk_plan(seconds):
-    from mobile_core.chunking import plan_chunks
+    from mobile_core.contract.chunking import plan_chunks
 
     spec = ChunkSpec(44100, 24 * 1008, 5 * 1008, 3 * 1008, 1008)
     mix = torch.randn(2, int(seconds * 44100))
-    chunks = q.song_chunks(mix, spec)
+    chunks = songs.song_chunks(mix, spec)
     plan = plan_chunks(mix.shape[-1], spec)
     assert len(chunks) == len(plan)
     c = plan[-1]

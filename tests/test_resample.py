@@ -9,9 +9,9 @@ import pytest
 import soxr
 import torch
 
-from mobile_core import resample as rs
+from mobile_core.contract import resample as rs
+from mobile_core.contract.resample import StreamingResampler, filter_taps, output_length, resample
 from mobile_core.errors import AudioError
-from mobile_core.resample import StreamingResampler, filter_taps, output_length, resample
 
 COMMON_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 48000, 88200, 96000, 176400, 192000]
 SOXR_PAIRS = [(sr, 44100) for sr in COMMON_RATES] + [(44100, 48000), (44100, 8000)]

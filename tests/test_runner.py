@@ -9,13 +9,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from mobile_core.audio import probe
-from mobile_core.backends import EagerBackend, open_backend
-from mobile_core.channels import to_stereo
-from mobile_core.chunking import ChunkSpec, plan_chunks
+from mobile_core.contract.audio import probe
+from mobile_core.contract.backends import EagerBackend, open_backend
+from mobile_core.contract.channels import to_stereo
+from mobile_core.contract.chunking import ChunkSpec, plan_chunks
+from mobile_core.contract.resample import output_length, resample
+from mobile_core.contract.runner import _Window, separate, separate_file, stitch
 from mobile_core.errors import AudioError, DemixError
-from mobile_core.resample import output_length, resample
-from mobile_core.runner import _Window, separate, separate_file, stitch
 
 from .conftest import SR, ScaleBackend, read_stem, snr_db, write_audio
 
@@ -64,7 +64,7 @@ def test_too_little_context_shows_seams(tiny_sep, song) -> None:
 
 def test_chunked_equals_whole_on_example_song(tiny_sep) -> None:
     from mobile_core.assets import EXAMPLE_SONG
-    from mobile_core.audio import read
+    from mobile_core.contract.audio import read
 
     mix, sr = read(EXAMPLE_SONG)
     assert sr == SR
@@ -83,7 +83,7 @@ def test_a_song_shorter_than_one_chunk_is_the_padded_chunk(tiny_sep, song) -> No
     assert plan_chunks(n, backend.spec) == [plan_chunks(n, backend.spec)[0]]
     padded = torch.nn.functional.pad(mix, (0, backend.spec.chunk - n))
     with torch.inference_mode():
-        ref = tiny_sep(padded.unsqueeze(0))[0, :, :, :n]
+        ref = tiny_sep.for_inference()(padded.unsqueeze(0))[0, :, :, :n]
     assert torch.equal(separate(mix, backend), ref)
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from export.convert_upstream import main as convert_main
-from mobile_core.chunking import context_slices
+from mobile_core.contract.chunking import context_slices
 from mobile_core.errors import ModelFileError
-from mobile_core.model_file import load_model, model_id, read_model_file, save_model
-from mobile_core.separator import Separator
+from mobile_core.model.model_file import load_model, model_id, read_model_file, save_model
+from mobile_core.model.separator import Separator
 from tests.test_convert_upstream import UpstreamRealtime, random_upstream
 
 
@@ -164,37 +164,22 @@ def test_convert_upstream_cli_writes_a_loadable_model(tmp_path, capsys):
         assert torch.allclose(a, b[upstream_order].transpose(0, 1), atol=1e-5)
 
 
-def test_separate_on_a_pool_equals_forward_in_the_callers_mode(tiny):
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_training_back_propagates_through_the_module(tiny):
     x = _music(30000, seed=3)
-    with ThreadPoolExecutor(2) as pool:
-        with torch.inference_mode():
-            want = tiny(x)
-            for blk in tiny.masknet.blocks:
-                blk._folded = None
-            tiny.masknet._groups.clear()
-            got = tiny.separate(x, pool)
-        assert got.is_inference()  # the workers ran in inference mode too
-        # the inference forms ran (narrow groups, folded blocks)
-        assert tiny.masknet._groups or any(blk._folded for blk in tiny.masknet.blocks)
-        assert got.shape == want.shape == (1, 4, 2, 30000)
-        assert (got - want).abs().max() <= 5e-6  # the DFTs ran per channel
-        # training through a pool back-propagates (BatchNorm statistics restored afterwards)
-        saved = {k: v.clone() for k, v in tiny.state_dict().items()}
-        tiny.train()
-        try:
-            tiny.separate(x, pool).pow(2).sum().backward()
-            grad = tiny.masknet.blocks[0].targets[1].out.weight.grad
-            assert grad is not None and grad.abs().sum() > 0
-        finally:
-            tiny.zero_grad(set_to_none=True)
-            tiny.load_state_dict(saved)
-            tiny.eval()
+    saved = {k: v.clone() for k, v in tiny.state_dict().items()}
+    tiny.train()
+    try:
+        tiny(x).pow(2).sum().backward()
+        grad = tiny.masknet.blocks[0].targets[1].out.weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+    finally:  # BatchNorm statistics restored
+        tiny.zero_grad(set_to_none=True)
+        tiny.load_state_dict(saved)
+        tiny.eval()
 
 
 def test_eager_threads_go_to_workers_first():
-    from mobile_core.backends import MAX_WORKERS, eager_threads
+    from mobile_core.contract.backends import MAX_WORKERS, eager_threads
 
     assert eager_threads(1) == (1, 1)
     assert eager_threads(2) == (2, 1)

@@ -6,8 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.lowering import to_onnx, to_pte, to_ptl
-from mobile_core.slicqt import SliCQT
+from export.formats.onnx import to_onnx
+from export.formats.pte import to_pte
+from export.formats.ptl import to_ptl
+from mobile_core.transform.slicqt import SliCQT
 
 
 class RoundTrip(nn.Module):

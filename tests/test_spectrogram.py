@@ -6,8 +6,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from mobile_core.slicqt import SliCQT, magnitude
-from mobile_core.spectrogram import block_images, main, render
+from mobile_core.cli.spectrogram import block_images, main, render
+from mobile_core.transform.slicqt import SliCQT, magnitude
 
 
 def test_tone_lights_the_row_of_its_frequency():

@@ -15,12 +15,18 @@ import soundfile as sf
 import torch
 
 from export import train as train_mod
-from export.device import Runtime
-from export.losses import TARGET_COMBINATIONS, complex_mse_loss, mask_sum_loss, separation_loss
-from mobile_core.cdae import CDAEConfig
-from mobile_core.configs import TRANSFORM_CONFIGS, SeparatorConfig
-from mobile_core.model_file import load_model
-from mobile_core.separator import Separator
+from export.train.device import Runtime
+from export.train.losses import (
+    TARGET_COMBINATIONS,
+    complex_mse_loss,
+    mask_sum_loss,
+    separation_loss,
+)
+from mobile_core.model.cdae import CDAEConfig
+from mobile_core.model.config import SeparatorConfig
+from mobile_core.model.model_file import load_model
+from mobile_core.model.separator import Separator
+from mobile_core.transform.config import TRANSFORM_CONFIGS
 
 SR = 44100
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mobile_core.backends import EagerBackend
-from mobile_core.runner import separate_file
-from mobile_core.validate import compare_dirs, main
+from mobile_core.cli.validate import compare_dirs, main
+from mobile_core.contract.backends import EagerBackend
+from mobile_core.contract.runner import separate_file
 
 from .conftest import SR, write_audio
 

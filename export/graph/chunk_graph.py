@@ -1,0 +1,119 @@
+"""The fixed-length chunk graph every artifact is exported from.
+
+:class:`ChunkGraph` is the whole separator at one chunk length ``L``: ``mix[1, 2, L] ->
+stems[1, 4, 2, L]``, eval mode, the masknet of :func:`~.deploy.deploy_masknet`, the transform in
+one pass over the chunk's slices.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import Tensor, nn
+
+from mobile_core.model.separator import Separator
+from mobile_core.transform.dft import ComplexDFT
+from mobile_core.transform.slicqt import SliCQT
+
+from .deploy import deploy_masknet
+
+INVERSE_SLICES = 16
+"""Slices per pass of the chunk graph's inverse transform (memory vs graph size, see ChunkGraph)."""
+
+
+class _FlatDenseDFT(ComplexDFT):
+    """:class:`~mobile_core.transform.dft.ComplexDFT` whose dense path multiplies a 2-D
+    ``[rows, 2n]``
+    matrix by the basis (same GEMM, same numbers).
+
+    The original ``z.reshape(*lead, 2n) @ basis`` on a non-contiguous ``z`` decomposes, in
+    ``torch.export``, into ``expand`` + ``bmm``: ExecuTorch then materialises one copy of the
+    ``[2n, 2n]`` basis per leading index (``expand_copy``; 2.5 GB of planned memory and 0.3 s
+    per chunk for xumx-rt at 48 hops) and XNNPACK runs a batched matmul. Flattened, it is one
+    ``mm`` against a constant: XNNPACK's fully-connected kernel with pre-packed weights.
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not self.dense:
+            return super().forward(z)
+        n = self.n
+        lead = z.shape[:-2]
+        return (z.reshape(-1, 2 * n) @ self.basis).reshape(*lead, n, 2)
+
+
+def _flatten_dense_dfts(transform: SliCQT) -> None:
+    """Switch the dense complex DFTs of ``transform`` (a private copy) to :class:`_FlatDenseDFT`."""
+    for m in transform.modules():
+        if type(m) is ComplexDFT:
+            m.__class__ = _FlatDenseDFT
+
+
+def _magnitude(blocks: list[Tensor]) -> list[Tensor]:
+    """``|X|`` per block, ``[..., 2] -> [...]``, with slices instead of selects (selects are not
+    delegated to XNNPACK: each would be a portable copy op splitting the partition)."""
+    out = []
+    for b in blocks:
+        re, im = b[..., :1], b[..., 1:]
+        out.append(torch.sqrt(re * re + im * im).reshape(b.shape[:-1]))
+    return out
+
+
+class ChunkGraph(nn.Module):
+    """The separator at a fixed chunk length: ``mix[1, 2, L] -> stems[1, 4, 2, L]``.
+
+    Same maths as :meth:`Separator.forward`, arranged for the mobile toolchains: the masknet of
+    :func:`deploy_masknet` (BatchNorm folded, XNNPACK-friendly layers), the transform in a single
+    pass over the chunk's slices (one unrolled graph, not one per 32 slices) with its dense DFTs
+    as 2-D matmuls (:class:`_FlatDenseDFT`), magnitudes by slicing, and the batch axis dropped by
+    a reshape before the masks are applied so that no tensor has more than 6 dimensions
+    (XNNPACK's limit: ``[4, C, F_b, S, T_b, 2]``).
+
+    The inverse transform runs at most ``inverse_slices`` slices at a time (balanced passes: 49
+    slices in passes of 13, 13, 13 and 10 for 16): its widest intermediates are
+    ``[4 * C, S, 4, sllen/2, 2]`` (every half-spectrum bin's four weighted contributions, for all
+    stems), 113 MB each for xumx-rt at 48 hops in one pass; in passes of 16 slices the
+    memory-planned arena is about a third, for a bigger graph (the inverse is unrolled per pass).
+
+    Args:
+        separator: the trained (or fresh) model; not modified.
+        length: ``L`` in samples.
+        dft: ``"fft"`` (.pte, .ptl) or ``"matmul"`` (ONNX) for the transform's DFTs.
+        inverse_slices: slices per pass of the inverse transform (``None``: one pass).
+    """
+
+    def __init__(self, separator: Separator, length: int, dft: str = "fft",
+                 inverse_slices: int | None = INVERSE_SLICES) -> None:
+        super().__init__()
+        if dft == separator.transform.dft_mode:
+            self.transform = copy.deepcopy(separator.transform)
+        else:
+            self.transform = SliCQT.from_config(separator.config.transform, dft=dft)
+        self.length = int(length)
+        self.n_slices = self.transform.n_slices(self.length)
+        passes = math.ceil(self.n_slices / min(inverse_slices or self.n_slices, self.n_slices))
+        self.inverse_slices = math.ceil(self.n_slices / passes)  # balanced passes
+        if dft == "fft":
+            _flatten_dense_dfts(self.transform)
+        self.masknet = deploy_masknet(separator.masknet)
+        self.eval()
+
+    def _analyse(self, mix: Tensor) -> list[Tensor]:
+        self.transform.slices_per_pass = self.n_slices  # the forward in one pass
+        return self.transform(mix)  # [1, C, F_b, S, T_b, 2]
+
+    def masknet_inputs(self, mix: Tensor) -> list[Tensor]:
+        """The masknet's inputs for a chunk: block magnitudes ``[1, C, F_b, S, T_b]``."""
+        return _magnitude(self._analyse(mix))
+
+    def forward(self, mix: Tensor) -> Tensor:
+        blocks = self._analyse(mix)
+        masks = self.masknet(_magnitude(blocks))  # [1, 4, C, F_b, S, T_b]
+        est = [m.reshape(m.shape[1:]).unsqueeze(-1) * x  # [4, C, F_b, S, T_b, 2]
+               for m, x in zip(masks, blocks)]
+        self.transform.slices_per_pass = self.inverse_slices
+        return self.transform.inverse(est, self.length).unsqueeze(0)  # [1, 4, C, L]
+
+
+__all__ = ["INVERSE_SLICES", "ChunkGraph"]

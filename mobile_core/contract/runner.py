@@ -1,0 +1,394 @@
+"""The reference runner: exactly what a phone does with a song, as executable Python.
+
+File in, stems out, blockwise (memory does not grow with the song's length)::
+
+    decode blocks [C, n] (float32)          audio.read_blocks
+      -> channel rule -> [2, n]              channels.to_stereo
+      -> stream-resample to the model rate   resample.StreamingResampler (rate from the backend)
+      -> window of one chunk                 _Window (holds about one chunk of input)
+      -> chunk plan, per chunk backend.run   chunking.plan_chunks, Backend.run
+      -> keep each chunk's middle            stitch()
+      -> [optional] resample back            StreamingResampler(model rate -> input rate)
+      -> write stems blockwise               audio.AtomicWavWriter (temp file, renamed at the end)
+
+The number of model-rate samples is needed up front for the chunk plan; it is computed from the
+header's frame count with :func:`~mobile_core.contract.resample.output_length`, and the decoded
+stream is
+checked against it. On any error every temporary stem file is deleted: a failed track leaves no
+stem files behind (and no output folder, if this run created it).
+
+``separate(mix[2, N], backend) -> stems[S, 2, N]`` is the same chunk loop on a tensor in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import AudioError, DemixError
+from .audio import AtomicWavWriter, AudioInfo, probe, read_blocks
+from .backends import Backend
+from .channels import to_stereo
+from .chunking import Chunk, plan_chunks
+from .resample import StreamingResampler, output_length
+
+__all__ = [
+    "MIN_SECONDS",
+    "TrackResult",
+    "model_rate_blocks",
+    "separate",
+    "separate_file",
+    "stitch",
+]
+
+MIN_SECONDS = 0.1
+"""Shortest input accepted, in seconds (shorter files hold nothing to separate)."""
+
+
+class _Window:
+    """A bounded window over a stream of ``[2, n]`` blocks: samples ``[start, start + len)``.
+
+    ``take(start, length)`` pulls blocks until the range is held and returns it, zero-padded past
+    the stream's end; ``release(before)`` drops samples before ``before``. Only the samples of
+    the current range (plus at most one block) are ever held.
+    """
+
+    def __init__(self, blocks: Iterable[Tensor], channels: int = 2) -> None:
+        self._blocks = iter(blocks)
+        self._buf = torch.zeros(channels, 0)
+        self._borrowed = False  # _buf is (a view of) a block as given, not a copy of ours
+        self._start = 0
+        self.total = 0  # samples pulled from the stream so far
+        self.exhausted = False
+
+    def _pull(self, until: int) -> None:
+        while not self.exhausted and self.total < until:
+            try:
+                block = next(self._blocks)
+            except StopIteration:
+                self.exhausted = True
+                break
+            if block.shape[-1] == 0:
+                continue
+            if self._buf.shape[-1] == 0:  # e.g. a whole song in memory: no copy of it
+                self._buf, self._borrowed = block.to(torch.float32), True
+            else:
+                self._buf = torch.cat([self._buf, block.to(torch.float32)], dim=-1)
+                self._borrowed = False
+            self.total += block.shape[-1]
+
+    def take(self, start: int, length: int) -> Tensor:
+        """Samples ``[start, start + length)`` as ``[2, length]`` (zeros past the end)."""
+        if start < self._start:
+            raise ValueError(f"sample {start} was already released (window starts at "
+                             f"{self._start})")
+        self._pull(start + length)
+        a = start - self._start
+        seg = self._buf[:, a : a + length]
+        if seg.shape[-1] < length:
+            seg = torch.nn.functional.pad(seg, (0, length - seg.shape[-1]))
+        return seg
+
+    def release(self, before: int) -> None:
+        """Forget samples before ``before``."""
+        cut = min(before - self._start, self._buf.shape[-1])
+        if cut > 0:
+            # a copy of our own buffer frees its released part; a borrowed block stays alive
+            # with its owner anyway, so a view of it saves copying the rest of it every chunk
+            rest = self._buf[:, cut:]
+            self._buf = rest if self._borrowed else rest.clone()
+            self._start += cut
+
+    def drain(self) -> int:
+        """Read the rest of the stream (discarding it); returns the total sample count."""
+        while not self.exhausted:
+            self._pull(self.total + 1)
+            self.release(self.total)
+        return self.total
+
+
+def stitch(
+    blocks: Iterable[Tensor],
+    n_samples: int,
+    backend: Backend,
+    plan: Sequence[Chunk] | None = None,
+    progress: object | None = None,
+) -> Iterator[Tensor]:
+    """Run the chunk loop over a stream of model-rate stereo blocks.
+
+    Args:
+        blocks: ``[2, n]`` float32 blocks at ``backend.spec.sample_rate``, ``n_samples`` in all.
+        n_samples: the song's length in samples (drives the chunk plan).
+        backend: runs one chunk ``[1, 2, L] -> [1, S, 2, L]``.
+        plan: the chunk plan (default: ``plan_chunks(n_samples, backend.spec)``).
+        progress: an object with ``update(1)`` (e.g. tqdm), called after each chunk.
+
+    Yields ``[S, 2, n]`` output blocks (one per chunk, the chunk's kept middle) adding up to
+    ``n_samples`` samples. Raises AudioError if the stream does not hold ``n_samples`` samples.
+    """
+    spec = backend.spec
+    plan = list(plan) if plan is not None else plan_chunks(n_samples, spec)
+    window = _Window(blocks)
+    for i, ch in enumerate(plan):
+        x = window.take(ch.start, spec.chunk)
+        if i + 1 < len(plan):
+            window.release(plan[i + 1].start)
+        keep = (ch.keep_from - ch.start, ch.keep_to - ch.start)
+        y = backend.run(x.unsqueeze(0), keep)
+        yield y[0, :, :, keep[0] : keep[1]]
+        if progress is not None:
+            progress.update(1)
+    total = window.drain()
+    if total != n_samples:
+        raise AudioError(
+            f"the decoded audio holds {total} samples at {spec.sample_rate} Hz where its header "
+            f"promised {n_samples}: the file is damaged or its length field is wrong"
+        )
+
+
+def separate(mix: Tensor, backend: Backend) -> Tensor:
+    """In-memory chunked separation.
+
+    mix: ``[2, N]`` float32 at ``backend.spec.sample_rate``. Returns ``stems[S, 2, N]`` in
+    ``backend.stems`` order: the same chunk loop the file runner uses.
+    """
+    if mix.dim() != 2 or mix.shape[0] != 2:
+        raise ValueError(f"expected a stereo mix [2, N], got shape {tuple(mix.shape)}")
+    n = mix.shape[-1]
+    out = torch.empty(len(backend.stems), 2, n)  # filled in place: no second copy of the stems
+    at = 0
+    for block in stitch([mix.to(torch.float32)], n, backend):
+        out[..., at : at + block.shape[-1]] = block
+        at += block.shape[-1]
+    return out
+
+
+def model_rate_blocks(path: str | os.PathLike, info: AudioInfo, rate: int) -> Iterator[Tensor]:
+    """Decode ``path`` blockwise and yield ``[2, n]`` float32 blocks at ``rate`` Hz.
+
+    Channel rule first (mono duplicated, more than two channels downmixed), then the contract
+    resampler, streaming (a no-op when the file is already at ``rate``).
+    """
+    resampler = StreamingResampler(info.sample_rate, rate, 2)
+    for block in read_blocks(path):
+        y = resampler.process(to_stereo(block))
+        if y.shape[-1]:
+            yield y
+    y = resampler.flush()
+    if y.shape[-1]:
+        yield y
+
+
+class _StemSink:
+    """Writes the chosen stems blockwise, optionally resampled and/or mono, all-or-nothing.
+
+    ``write(stems[S, 2, n])`` takes model-rate blocks of all stems; ``finish()`` flushes and renames
+    every stem into place; ``abort()`` deletes whatever was written (also already-renamed stems
+    of this sink, if a later rename failed).
+    """
+
+    def __init__(self, paths: dict[int, Path], model_rate: int, out_rate: int, n_out: int,
+                 fmt: str, mono: bool) -> None:
+        self.paths = paths
+        self.index = list(paths)
+        self.n_out = n_out
+        self.mono = mono
+        self.written = 0
+        chans = 1 if mono else 2
+        self.writers = {i: AtomicWavWriter(p, out_rate, chans, fmt) for i, p in paths.items()}
+        self.resampler = (None if out_rate == model_rate else
+                          StreamingResampler(model_rate, out_rate, chans * len(self.index)))
+        self.committed: list[Path] = []
+        for w in self.writers.values():
+            try:
+                w.open()
+            except BaseException:
+                self.abort()
+                raise
+
+    def _emit(self, y: Tensor) -> None:
+        """Write ``y[len(index) * chans, n]``, cut to the promised output length."""
+        n = min(y.shape[-1], self.n_out - self.written)
+        if n <= 0:
+            return
+        y = y[:, :n]
+        chans = 1 if self.mono else 2
+        for k, i in enumerate(self.index):
+            self.writers[i].write(y[k * chans : (k + 1) * chans])
+        self.written += n
+
+    def write(self, stems: Tensor) -> None:
+        y = stems[self.index]  # [K, 2, n]
+        if self.mono:
+            y = y.mean(dim=1, keepdim=True)
+        y = y.reshape(-1, y.shape[-1])
+        self._emit(y if self.resampler is None else self.resampler.process(y))
+
+    def finish(self) -> None:
+        if self.resampler is not None:
+            self._emit(self.resampler.flush())
+        if self.written != self.n_out:
+            raise AudioError(f"wrote {self.written} samples per stem, expected {self.n_out}")
+        for i in self.index:
+            self.writers[i].commit()
+            self.committed.append(self.paths[i])
+
+    def abort(self) -> None:
+        for w in self.writers.values():
+            w.abort()
+        for p in self.committed:
+            p.unlink(missing_ok=True)
+        self.committed = []
+
+
+@dataclass
+class TrackResult:
+    """What :func:`separate_file` did for one track."""
+
+    input: Path
+    out_dir: Path
+    outputs: dict[str, Path]
+    input_rate: int
+    input_channels: int
+    output_rate: int
+    frames: int
+    duration: float  # seconds of audio
+    elapsed: float  # seconds of wall time
+    chunks: int
+    stems: list[str] = field(default_factory=list)
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing time / audio duration (below 1 is faster than real time)."""
+        return self.elapsed / self.duration if self.duration > 0 else math.inf
+
+    def to_dict(self) -> dict:
+        return {
+            "input": str(self.input), "out_dir": str(self.out_dir),
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "input_rate": self.input_rate, "input_channels": self.input_channels,
+            "output_rate": self.output_rate, "frames": self.frames,
+            "duration": round(self.duration, 6), "elapsed": round(self.elapsed, 6),
+            "rtf": round(self.rtf, 6), "chunks": self.chunks,
+        }
+
+
+def _progress_bar(total: int, desc: str, enabled: bool):
+    """A tqdm bar over chunks on stderr, or None."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chunk", leave=False, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def separate_file(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    backend: Backend,
+    *,
+    fmt: str = "wav16",
+    keep_rate: bool = False,
+    stems: Sequence[str] | None = None,
+    mono_out: bool = False,
+    progress: bool = False,
+) -> TrackResult:
+    """Separate one audio file into ``out_dir/<stem>.wav``, streaming.
+
+    Args:
+        path: any file libsndfile decodes (see :mod:`mobile_core.contract.audio`).
+        out_dir: folder for the stems (created, with parents, if needed).
+        backend: the model (see :mod:`mobile_core.contract.backends`).
+        fmt: ``wav16``, ``wav24`` or ``float32``.
+        keep_rate: write stems at the input's sample rate (resampled back, cut to the input's
+            frame count) instead of the model's rate.
+        stems: names of the stems to write (default: all, in ``backend.stems`` order).
+        mono_out: for a mono input write mono stems (the mean of the two output channels).
+        progress: show a tqdm bar over chunks.
+
+    Raises AudioError / DemixError; on error no stem file of this call is left behind.
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    out_dir = Path(out_dir)
+    names = list(stems) if stems else list(backend.stems)
+    unknown = [s for s in names if s not in backend.stems]
+    if unknown:
+        raise DemixError(f"unknown stem(s) {', '.join(unknown)}; this model has "
+                         f"{', '.join(backend.stems)}")
+    rate = backend.spec.sample_rate
+    info = probe(path)
+    min_frames = math.ceil(MIN_SECONDS * info.sample_rate)
+    if info.frames < min_frames:
+        raise AudioError(
+            f"{path}: too short: {info.frames} frames ({info.seconds:.4f} s); at least "
+            f"{MIN_SECONDS} s ({min_frames} frames) are needed"
+        )
+    n_model = output_length(info.frames, info.sample_rate, rate)
+    out_rate = info.sample_rate if keep_rate else rate
+    n_out = info.frames if keep_rate else n_model
+    mono = mono_out and info.channels == 1
+    plan = plan_chunks(n_model, backend.spec)
+
+    created = _make_folder(out_dir)
+    sink = None
+    bar = None
+    try:
+        paths = {backend.stems.index(s): out_dir / f"{s}.wav" for s in names}
+        sink = _StemSink(paths, rate, out_rate, n_out, fmt, mono)
+        bar = _progress_bar(len(plan), path.name, progress)
+        blocks = model_rate_blocks(path, info, rate)
+        for out in stitch(blocks, n_model, backend, plan=plan, progress=bar):
+            sink.write(out)
+        sink.finish()
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        if created:
+            _remove_empty(out_dir, created)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return TrackResult(
+        input=path, out_dir=out_dir,
+        outputs={s: out_dir / f"{s}.wav" for s in names},
+        input_rate=info.sample_rate, input_channels=info.channels, output_rate=out_rate,
+        frames=info.frames, duration=info.seconds, elapsed=time.perf_counter() - t0,
+        chunks=len(plan), stems=names,
+    )
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; returns the folders created (deepest last)."""
+    missing = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise AudioError(f"cannot create output folder {folder}: {reason}") from None
+    if not folder.is_dir():
+        raise AudioError(f"cannot write to {folder}: not a folder")
+    return list(reversed(missing))
+
+
+def _remove_empty(folder: Path, created: list[Path]) -> None:
+    """Remove the folders this run created, deepest first, if they are empty."""
+    for p in reversed(created):
+        try:
+            p.rmdir()
+        except OSError:
+            break
