@@ -3,13 +3,14 @@
     python bench/bench_separator.py [--seconds 240] [--config xumx-rt] [--threads 1 2]
 
 For each thread count ``k``, in a fresh subprocess (so peak RSS is its own), the song in memory
-through the reference runner's chunk loop (``mobile_core.runner.separate`` with an
+through the reference runner's chunk loop (``mobile_core.contract.runner.separate`` with an
 ``EagerBackend``, default chunk plan; equals one whole-song forward to ~135 dB), stems in memory:
 
 * ``tasks`` (``k`` > 1): ``k`` task workers with one torch intra-op thread each, what
-  ``demix``/``open_backend`` does with ``k`` threads (see ``Separator.separate``);
-* ``intra-op``: one worker, ``k`` torch intra-op threads (the serial ``Separator.forward``);
-* ``one-shot``: a single ``Separator.forward`` over the whole song on ``k`` intra-op threads
+  ``demix``/``open_backend`` does with ``k`` threads (see ``InferenceSeparator.separate``);
+* ``intra-op``: one worker, ``k`` torch intra-op threads (the serial inference form);
+* ``one-shot``: a single call of ``Separator.for_inference()`` over the whole song on ``k``
+  intra-op threads
   (``--one-shot``; memory grows with the song, so it is off by default for long songs).
 
 Also reported: parameter count, FLOPs per second of audio (``torch.utils.flop_counter``: convs and
@@ -17,6 +18,10 @@ matmuls; FFTs and elementwise ops are not counted), the achieved GFLOP/s, and as
 yardstick this machine's float32 GEMM throughput (a 2048 x 2048 matmul, same thread count, measured
 right after the separation) with the achieved share of it. Fresh weights with
 trained-like BatchNorm statistics: speed does not depend on the weights' values.
+
+``--ab CHECKOUT`` instead compares this checkout with another one (e.g. ``git worktree add
+/tmp/base <commit>``) on the same song: ``--pairs`` runs of each, interleaved, each side running
+its own worker code (``tasks`` for more than one thread, ``intra-op`` for one).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 def _separator(config: str):
     import torch
 
-    from mobile_core.separator import Separator
+    from mobile_core.model.separator import Separator
 
     torch.manual_seed(0)
     sep = Separator.from_config(config).eval()
@@ -52,8 +57,8 @@ def _separator(config: str):
 def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
     import torch
 
-    from mobile_core.backends import EagerBackend
-    from mobile_core.runner import separate
+    from mobile_core.contract.backends import EagerBackend
+    from mobile_core.contract.runner import separate
 
     workers = threads if mode == "tasks" else 1
     torch.set_num_threads(threads // workers)
@@ -61,9 +66,11 @@ def _worker(mode: str, threads: int, seconds: float, config: str) -> dict:
     x = torch.randn(2, int(seconds * 44100), generator=torch.Generator().manual_seed(0))
     x.mul_(0.1)  # in place: a temporary copy of the song would count in the peak
     if mode == "one-shot":
+        fast = sep.for_inference()
+
         def run(v):
             with torch.inference_mode():
-                return sep(v[None])
+                return fast(v[None])
     else:
         backend = EagerBackend(sep, workers=workers)
 
@@ -107,6 +114,40 @@ def _flops_per_audio_second(config: str) -> tuple[int, float]:
     return sep.n_parameters(), counter.get_total_flops() / seconds
 
 
+def _run(tree: Path, mode: str, threads: int, seconds: float, config: str) -> dict:
+    """One worker of ``tree``'s own bench script, with ``tree`` on the path."""
+    cmd = [sys.executable, str(tree / "bench" / "bench_separator.py"), "--worker", mode,
+           str(threads), "--seconds", str(seconds), "--config", config]
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _ab(args: argparse.Namespace) -> None:
+    """Interleaved A/B: this checkout (A) and ``args.ab`` (B), alternating which goes first."""
+    import statistics
+
+    trees = {"A": ROOT, "B": args.ab.resolve()}
+    print(f"A/B, {args.config}, {args.seconds:.0f} s stereo: A = {trees['A']}, B = {trees['B']}")
+    for th in args.threads:
+        mode = "tasks" if th > 1 else "intra-op"
+        times: dict[str, list[float]] = {"A": [], "B": []}
+        peaks: dict[str, list[float]] = {"A": [], "B": []}
+        for i in range(args.pairs):
+            for side in ("AB" if i % 2 == 0 else "BA"):
+                r = _run(trees[side], mode, th, args.seconds, args.config)
+                times[side].append(r["seconds"])
+                peaks[side].append(r["peak_rss_mb"])
+                print(f"  {mode} {th} thread(s), run {i + 1}, {side}: {r['seconds']:.2f} s, "
+                      f"{r['peak_rss_mb']:.0f} MB", file=sys.stderr)
+        for side in "AB":
+            print(f"{mode:<9}{th:>3} thread(s) {side}: median {statistics.median(times[side]):.2f}"
+                  f" s (runs {' / '.join(f'{x:.2f}' for x in times[side])}), peak RSS "
+                  f"{min(peaks[side]):.0f}-{max(peaks[side]):.0f} MB")
+        ratio = statistics.median(times["A"]) / statistics.median(times["B"])
+        print(f"{mode:<9}{th:>3} thread(s) A/B median time ratio: {ratio:.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=float, default=240.0)
@@ -114,10 +155,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--one-shot", action="store_true", help="also time one whole-song forward")
     p.add_argument("--json", type=Path)
+    p.add_argument("--ab", type=Path, metavar="CHECKOUT",
+                   help="instead: A/B against another checkout of this repository (e.g. a git "
+                        "worktree of an older commit), --pairs interleaved runs of each")
+    p.add_argument("--pairs", type=int, default=4, help="with --ab: runs of each side")
     p.add_argument("--worker", nargs=2, metavar=("MODE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(_worker(args.worker[0], int(args.worker[1]), args.seconds, args.config)))
+        return
+    if args.ab:
+        _ab(args)
         return
     modes = ["tasks", "intra-op"] + (["one-shot"] if args.one_shot else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
