@@ -17,13 +17,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from mobile_core.cli.guard import OneLineParser, console_main, say
 from mobile_core.errors import DemixError
 
 FORMATS = ("pte", "ptl", "onnx", "ort")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="demix-export", description=__doc__.split("\n\n")[0].strip("`: "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -73,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
 
     kinds = _choices(args.format, FORMATS, "format")
     quants = _choices(args.quant, ("fp32", "int8"), "quantization")
-    if args.chunk_seconds is not None and not args.chunk_seconds > 0:
-        raise DemixError(f"--chunk-seconds must be positive, got {args.chunk_seconds}")
+    if args.chunk_seconds is not None:
+        from mobile_core.contract.backends import check_chunk_seconds
+
+        check_chunk_seconds(args.chunk_seconds, 44100)
     for name in ("calib_chunks", "repeats", "threads"):
         if getattr(args, name) < 1:
             raise DemixError(f"--{name.replace('_', '-')} must be at least 1")
@@ -87,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     sep = resolve_model(args.model)
+    for name, value in {**dict(sep.named_parameters()), **dict(sep.named_buffers())}.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise DemixError(f"--model {args.model}: {name} holds NaN or infinite values; "
+                             f"there is nothing sensible to export")
     hops = None
     if args.chunk_seconds is not None:
         hops = max(1, round(args.chunk_seconds * sep.transform.sample_rate / sep.transform.hop))
@@ -94,21 +101,19 @@ def run(args: argparse.Namespace) -> int:
         sep, args.out, kinds, quants, chunk_hops=hops, calib_chunks=args.calib_chunks,
         heldout=args.heldout_songs, timing_repeats=args.repeats, log=log,
     )
-    print(markdown_table(reports), end="")
-    print(f"report: {args.out / 'export_report.json'}, {args.out / 'export_report.md'}")
+    say(markdown_table(reports).rstrip("\n"), "demix-export")
+    say(f"wrote {', '.join(str(args.out / Path(r.file).name) for r in reports)}",
+        "demix-export")
+    say(f"report: {args.out / 'export_report.json'}, {args.out / 'export_report.md'}",
+        "demix-export")
     return 0
 
 
+@console_main("demix-export", error_status=2)
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``demix-export``: 0 ok, 1 one error line, 2 a bad option, 130 Ctrl-C."""
     args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except DemixError as e:
-        print(f"demix-export: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("demix-export: interrupted", file=sys.stderr)
-        return 130
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,8 @@ CLI: ``demix-convert-upstream IN.pth OUT [--config xumx-rt]`` (entry point
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +45,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from mobile_core.cli.guard import OneLineParser, console_main, error_line, say
+from mobile_core.contract.files import same_file
 from mobile_core.errors import DemixError, ModelFileError
 from mobile_core.model.cdae import STEMS, CDAEConfig, MaskNet
 
@@ -224,9 +224,10 @@ def load_upstream_checkpoint(path: str | Path) -> dict[str, Tensor]:
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - weights_only: any failure means "not readable"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelFileError(f"{path} is not a readable PyTorch checkpoint: {first}") from None
+        raise ModelFileError(f"{path} is not a readable PyTorch checkpoint: "
+                             f"{first[:160]}") from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
@@ -270,9 +271,23 @@ def _block_shapes_for(config_name: str) -> list[tuple[int, int]]:
     return list(zip(t.block_channels, t.block_lengths, strict=True))
 
 
+def check_weights(state_dict: Mapping[str, torch.Tensor], source: object) -> None:
+    """Refuse NaN or infinite weights and negative BatchNorm variances (ModelFileError)."""
+    for name, value in state_dict.items():
+        if not torch.is_tensor(value) or not value.is_floating_point():
+            continue
+        if not bool(torch.isfinite(value).all()):
+            raise ModelFileError(f"{source}: weight {name} holds NaN or infinite values; "
+                                 f"the checkpoint is damaged")
+        if name.endswith("running_var") and bool((value < 0).any()):
+            raise ModelFileError(f"{source}: BatchNorm variance {name} is negative; the "
+                                 f"checkpoint is damaged")
+
+
+@console_main("demix-convert-upstream", error_status=2)
 def main(argv: Sequence[str] | None = None) -> int:
     """``demix-convert-upstream IN.pth OUT [--config xumx-rt]``; returns the exit status."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="demix-convert-upstream",
         description="Convert an upstream xumx-sliCQ-V2 realtime checkpoint into a model file.",
     )
@@ -280,6 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="model file to write")
     parser.add_argument("--config", default="xumx-rt", help="configuration name (xumx-rt)")
     args = parser.parse_args(argv)
+    if args.output.is_dir():
+        parser.error(f"the output {args.output} is a folder; give the model file's path")
+    if same_file(args.checkpoint, args.output):
+        parser.error(f"the output {args.output} is the input checkpoint; refusing to write "
+                     f"over it")
     try:
         upstream = load_upstream_checkpoint(args.checkpoint)
         sidecar = args.checkpoint.with_name("xumx_slicq_v2.json")
@@ -292,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # upstream's CDAE sizes are fixed in its code, the same for every checkpoint it trains
         cdae_cfg = CDAEConfig()
         mask_sd = convert_state_dict(upstream, block_shapes, cdae_cfg)
+        check_weights(mask_sd, args.checkpoint)
         from mobile_core.model.config import SeparatorConfig
         from mobile_core.model.model_file import save_model
         from mobile_core.model.separator import Separator
@@ -302,9 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = f"upstream checkpoint {args.checkpoint.name}"
         mid = save_model(sep, args.output, info={"source": source})
     except DemixError as e:
-        print(f"demix-convert-upstream: error: {e}", file=sys.stderr)
+        print(error_line("demix-convert-upstream", e), file=sys.stderr)
         return 2
-    print(f"wrote {args.output} (model id {mid})")
+    say(f"wrote {args.output}: a demix model file (model id {mid}); run it with "
+        f"demix -m {args.output}", "demix-convert-upstream")
     return 0
 
 

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 import tqdm
 
 from export.data.musdb import SOURCES, Track, find_tracks, read_excerpt
 from export.metrics import bss_sdr, museval_available, sdr
+from mobile_core.cli.guard import OneLineParser, console_main, say
+from mobile_core.cli.outputs import check_json_target
+from mobile_core.errors import DemixError
 
 SeparateFn = Callable[[torch.Tensor], torch.Tensor]
 """``mix[2, N]`` float32 -> ``stems[4, 2, N]`` in :data:`SOURCES` order."""
@@ -107,8 +112,16 @@ def evaluate_tracks(tracks: list[Track], separate: SeparateFn, use_museval: bool
     """
     rows = []
     for track in tqdm.tqdm(tracks, desc="eval", disable=not progress, file=sys.stderr):
-        mixture, targets = load_track(track)
+        try:
+            mixture, targets = load_track(track)
+        except (ValueError, sf.SoundFileError) as e:
+            raise DemixError(f"{track.name}: cannot read its audio: {e}") from None
+        if not (np.isfinite(mixture).all() and np.isfinite(targets).all()):
+            raise DemixError(f"{track.name}: its audio holds NaN or Inf samples; the SDR of "
+                             f"such a track is meaningless")
         est = separate(torch.from_numpy(mixture)).numpy()
+        if not np.isfinite(est).all():
+            raise DemixError(f"{track.name}: the model's stems hold NaN or Inf")
         if est.shape != targets.shape:
             raise ValueError(f"{track.name}: estimate {est.shape}, expected {targets.shape}")
         base = np.broadcast_to(mixture, targets.shape)
@@ -148,7 +161,7 @@ def markdown_table(result: dict) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="demix-eval", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="demix-eval", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="MUSDB18-HQ-layout root")
     p.add_argument("--model", type=Path, default=None,
                    help="model file (default: the bundled default model)")
@@ -164,8 +177,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@console_main("demix-eval", error_status=2)
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``demix-eval``: 0 ok, 2 one error line, 130 Ctrl-C."""
     args = _parser().parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        raise DemixError(f"--threads must be at least 1, got {args.threads}")
+    if args.tracks is not None and args.tracks < 1:
+        raise DemixError(f"--tracks must be at least 1, got {args.tracks}")
+    if args.json is not None:
+        check_json_target(args.json, [], [])
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.museval and not museval_available():
@@ -180,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = args.data / "corpus.json"
     if meta.is_file():
         valid = json.loads(meta.read_text()).get("valid_tracks") or None
-    tracks = find_tracks(args.data, args.split, valid)[: args.tracks]
+    try:
+        tracks = find_tracks(args.data, args.split, valid)[: args.tracks]
+    except (ValueError, FileNotFoundError, sf.SoundFileError) as e:
+        raise DemixError(f"--data {args.data}: {e}") from None
     if not tracks:
         print(f"demix-eval: no {args.split} tracks under {args.data}", file=sys.stderr)
         return 2
-    from mobile_core.errors import DemixError
-
     try:
         separate, desc = model_separate_fn(args.model, args.backend, args.threads)
     except (DemixError, ValueError) as e:
@@ -197,10 +219,15 @@ def main(argv: list[str] | None = None) -> int:
               **result}
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{desc['model']} ({desc['config']}, id {desc['model_id']}) on {len(tracks)} "
-          f"{args.split} tracks of {args.data}; median SDR in dB:\n")
-    print(markdown_table(result))
+        tmp = args.json.with_name(f".{args.json.name}.partial")
+        try:
+            tmp.write_text(json.dumps(report, indent=1) + "\n")
+            os.replace(tmp, args.json)
+        finally:
+            tmp.unlink(missing_ok=True)
+    say(f"{desc['model']} ({desc['config']}, id {desc['model_id']}) on {len(tracks)} "
+        f"{args.split} tracks of {args.data}; median SDR in dB:\n", "demix-eval")
+    say(markdown_table(result), "demix-eval")
     return 0
 
 

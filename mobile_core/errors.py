@@ -2,7 +2,9 @@
 
 A `DemixError` is an error the user can act on (a bad file, a bad option). The command line prints
 its message as one line, without a traceback, so messages must be complete sentences that name the
-file or value at fault. Anything else that escapes is a bug and keeps its traceback.
+file or value at fault. Anything else that escapes is a bug: the console scripts
+(:mod:`mobile_core.cli.guard`) print it as one line too, ``internal error (Type: message)``, and
+``DEMIX_DEBUG=1`` in the environment shows its traceback.
 """
 
 from __future__ import annotations

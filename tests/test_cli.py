@@ -89,15 +89,13 @@ def test_example_song(tmp_path, capfd, fast) -> None:
 
 
 def test_no_tracks_is_a_usage_error(capfd) -> None:
-    with pytest.raises(SystemExit) as e:
-        main([])
-    assert e.value.code == 2
-    assert "no tracks given" in capfd.readouterr().err
+    assert main([]) == 2
+    err = capfd.readouterr().err
+    assert "no tracks given" in err and len(err.strip().splitlines()) == 1
 
 
 def test_unknown_stem_is_a_usage_error(tmp_path, capfd, good, fast) -> None:
-    with pytest.raises(SystemExit):
-        main([*fast, "--stems", "piano", str(good)])
+    assert main([*fast, "--stems", "piano", str(good)]) == 2
     assert "unknown stem(s) piano" in capfd.readouterr().err
 
 

@@ -272,7 +272,7 @@ def test_xumx_rt_pte_runs_in_executorch(exported):
     (["--model", "no-such-model"], "no such model file"),
     (["--model", "tiny", "--format", "tflite"], "unknown format 'tflite'"),
     (["--model", "tiny", "--quant", "int4"], "unknown quantization 'int4'"),
-    (["--model", "tiny", "--chunk-seconds", "0"], "--chunk-seconds must be positive"),
+    (["--model", "tiny", "--chunk-seconds", "0"], "must be a positive number of seconds"),
     (["--model", "tiny", "--chunk-seconds", "0.1"], "chunk length too short"),
 ])
 def test_cli_bad_input_is_one_line_error(tmp_path, capsys, argv, message):

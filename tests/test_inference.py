@@ -255,3 +255,35 @@ def test_importing_the_package_installs_no_global_hooks():
             "'_global_forward_hooks', '_global_forward_pre_hooks')]\n"
             "assert before == after, (before, after)\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- the input contract (issue 16, 22)
+
+@pytest.mark.parametrize("form", ["module", "for_inference"])
+def test_wrong_inputs_are_refused_at_the_entry_with_what_is_expected(tiny_reference, form):
+    path, x, want = tiny_reference
+    sep = load_model(path)
+    model = sep.for_inference() if form == "for_inference" else sep
+    for bad in (x[0], x[:, :, None], torch.zeros(1, 3, 1000), torch.zeros(1, 2, 0)):
+        with pytest.raises(ValueError, match=r"mix\[B, 2, N\]"):
+            model(bad)
+    with pytest.raises(ValueError, match="floating-point"):
+        model((x * 1000).to(torch.int16))
+    with torch.no_grad():
+        # other float precisions are converted to the weights' dtype; mono is copied to both
+        # channels (the contract's rule)
+        torch.testing.assert_close(model(x.double()), want, rtol=0, atol=1e-5)
+        torch.testing.assert_close(model(x.half()), model(x.half().float()), rtol=0, atol=0)
+        mono = model(x[:, :1])
+        stereo = model(x[:, :1].expand(-1, 2, -1).contiguous())
+    torch.testing.assert_close(mono, stereo, rtol=0, atol=1e-6)
+
+
+def test_the_runner_refuses_nan_input(tiny_reference):
+    from mobile_core import DemixError, open_backend, separate
+
+    path, x, _ = tiny_reference
+    bad = x[0].clone()
+    bad[1, 123] = float("nan")
+    with pytest.raises(DemixError, match="(?i)nan|finite"):
+        separate(bad, open_backend(path, threads=1))

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
+
+from mobile_core.cli.guard import OneLineParser, console_main, say
+from mobile_core.errors import DemixError
+
+PROG = "demix-data"
 
 
 def _parser() -> argparse.ArgumentParser:
     from .synth.fluid import DEFAULT_SOUNDFONT
 
-    p = argparse.ArgumentParser(prog="demix-data", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser(
         "synth",
@@ -62,29 +66,62 @@ def _parser() -> argparse.ArgumentParser:
 
 def _seconds_range(values: list[float]) -> tuple[float, float]:
     if len(values) not in (1, 2):
-        raise SystemExit("--seconds-per-song takes one value or MIN MAX")
+        raise DemixError("--seconds-per-song takes one value or MIN MAX")
     lo, hi = values[0], values[-1]
-    if not 0 < lo <= hi:
-        raise SystemExit("--seconds-per-song: need 0 < MIN <= MAX")
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise DemixError("--seconds-per-song: need 0 < MIN <= MAX, finite")
     return lo, hi
 
 
+def check_soundfont(path: Path) -> None:
+    """Refuse a ``--soundfont`` that is missing or not a SoundFont 2 file (RIFF ``sfbk``)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise DemixError(f"--soundfont {path}: {e.strerror or e}") from None
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise DemixError(f"--soundfont {path}: not a SoundFont 2 (.sf2) file")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.seed < 0:
+        raise DemixError(f"--seed must be 0 or more, got {args.seed}")
+    if args.command == "example":
+        if not (math.isfinite(args.seconds) and 0 < args.seconds <= 3600):
+            raise DemixError(f"--seconds must be between 0 and 3600, got {args.seconds}")
+    else:
+        if args.songs is not None and args.songs < 1:
+            raise DemixError(f"--songs must be at least 1, got {args.songs}")
+        if args.hours is not None and not (math.isfinite(args.hours) and 0 < args.hours <= 1e4):
+            raise DemixError(f"--hours must be a positive number up to 10000, got "
+                             f"{args.hours}")
+        if args.workers is not None and args.workers < 1:
+            raise DemixError(f"--workers must be at least 1, got {args.workers}")
+        for name in ("test_fraction", "valid_fraction"):
+            v = getattr(args, name)
+            if not 0 <= v <= 1:
+                raise DemixError(f"--{name.replace('_', '-')} must be within 0..1, got {v}")
+    check_soundfont(args.soundfont)
+
+
+@console_main(PROG, error_status=2)
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``demix-data``: 0 ok, 2 one error line, 130 Ctrl-C."""
     args = _parser().parse_args(argv)
+    _check_options(args)
     from .synth.corpus import render_example, write_corpus
     from .synth.fluid import FluidSynthUnavailable
 
     try:
         if args.command == "example":
             r = render_example(args.out, args.seconds, args.seed, args.soundfont, args.stems_dir)
-            print(f"wrote {args.out} ({r.seconds:.2f} s, {r.song.style}, seed {args.seed})")
+            say(f"wrote {args.out} ({r.seconds:.2f} s, {r.song.style}, seed {args.seed})", PROG)
             return 0
         lo, hi = _seconds_range(args.seconds_per_song)
         if args.songs is not None:
             n = args.songs
         else:
-            if args.hours <= 0:
-                raise SystemExit("--hours must be > 0")
             n = max(1, math.ceil(args.hours * 3600.0 / ((lo + hi) / 2)))
         corpus = write_corpus(
             args.out,
@@ -99,16 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
         )
     except (FluidSynthUnavailable, FileNotFoundError, FileExistsError) as exc:
-        print(f"demix-data: {exc}", file=sys.stderr)
-        return 2
+        raise DemixError(str(exc)) from None
     st = corpus["stats"]
     splits = {s: sum(t["split"] == s for t in corpus["tracks"]) for s in ("train", "test")}
-    print(
+    say(
         f"{n} songs ({splits['train']} train, {splits['test']} test), "
         f"{corpus['total_seconds'] / 3600:.2f} h of audio in {args.out}; rendered "
         f"{st['rendered_audio_seconds']:.0f} s in {st['wall_seconds']:.0f} s with "
         f"{st['workers']} workers: {st['realtime_factor']:.1f}x real time, "
-        f"{st['realtime_factor_per_core']:.1f}x per core (CPU time)"
+        f"{st['realtime_factor_per_core']:.1f}x per core (CPU time)", PROG
     )
     return 0
 

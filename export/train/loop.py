@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,8 +39,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from export.data.musdb import MUSDBDataset
-from mobile_core.model.config import SeparatorConfig
+from mobile_core.cli.guard import OneLineParser, console_main
+from mobile_core.errors import DemixError
 from mobile_core.model.model_file import save_model
 from mobile_core.model.separator import Separator
 
@@ -54,23 +55,31 @@ from .checkpoint import (
     rng_state,
     set_rng_state,
 )
+from .checks import (
+    check_data,
+    check_options,
+    check_out,
+    clear_run,
+    open_dataset,
+    resolve_config,
+)
 from .device import Runtime, all_reduce_sum, setup, teardown
 from .steps import (
     SkipSampler,
     compute_loss,
     corpus_valid_tracks,
     input_statistics,
-    load_config,
     set_input_statistics,
     validate,
 )
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="demix-train", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="demix-train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="MUSDB18-HQ-layout root")
-    p.add_argument("--config", default="xumx-rt",
-                   help="named config (xumx-rt, tiny, tiny-small, ...) or a config .json")
+    p.add_argument("--config", default=None,
+                   help="named config (xumx-rt, tiny, tiny-small, ...) or a config .json "
+                        "(default xumx-rt; with --resume: the run's own)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=32, help="per process")
@@ -93,12 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{CHECKPOINT}")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in OUT (without it such an OUT is refused)")
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop after this many optimizer steps in total (checkpoint, then exit)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--step-log", action="store_true",
                    help=f"write every step's loss to OUT/{STEP_CSV} (one host sync per step)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, no start line")
     return p
 
 
@@ -121,48 +132,66 @@ def _tensorboard(out: Path):  # noqa: ANN202 - optional dependency
 
 def train(args: argparse.Namespace) -> Progress:  # noqa: C901 - the training loop, in one place
     """Run the training described by parsed ``args``; returns the final :class:`Progress`."""
+    check_options(args)
+    check_data(args.data)
+    check_out(args.out, args.resume, args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
     rt = setup(args.device)
+    created = not args.out.exists()
     try:
         return _train(args, rt)
+    except BaseException:
+        # nothing resumable written yet (a refusal, a failure or Ctrl-C before the first
+        # checkpoint): leave no output folder behind
+        if created and rt.is_main and not (args.out / CHECKPOINT).exists():
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     finally:
         teardown(rt)
 
 
+def _check_finite(total: torch.Tensor, mix: torch.Tensor, targets: torch.Tensor,
+                  prog: Progress, lr: float) -> None:
+    """Stop with one line when the loss is NaN or Inf, naming the likely cause."""
+    if bool(torch.isfinite(total.detach()).all()):
+        return
+    if not (bool(torch.isfinite(mix).all()) and bool(torch.isfinite(targets).all())):
+        cause = "the training data holds NaN or Inf samples (check the stems' files)"
+    else:
+        cause = f"training diverged (--lr {lr:g} may be too high)"
+    raise DemixError(f"the loss is not finite at step {prog.step + 1} (epoch {prog.epoch}): "
+                     f"{cause}; stopped, the last checkpoint is kept")
+
+
 def _train(args: argparse.Namespace, rt: Runtime) -> Progress:  # noqa: C901
     out: Path = args.out
-    if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / CHECKPOINT
-    checkpoint = None
-    if args.resume:
-        if not ckpt_path.is_file():
-            raise SystemExit(f"--resume: no {ckpt_path}")
-        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        config = SeparatorConfig.from_dict(checkpoint["config"])
-    else:
-        config = load_config(args.config)
+    config, checkpoint = resolve_config(args)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     np.random.seed(args.seed)
 
     valid_names = corpus_valid_tracks(args.data)
-    train_ds = MUSDBDataset(args.data, "train", seq_dur=args.seq_dur,
+    train_ds = open_dataset(args.data, "train", seq_dur=args.seq_dur,
                             samples_per_track=args.samples_per_track, seed=args.seed,
                             valid_tracks=valid_names)
-    valid_ds = MUSDBDataset(args.data, "valid", seq_dur=args.valid_seq_dur,
+    valid_ds = open_dataset(args.data, "valid", seq_dur=args.valid_seq_dur,
                             samples_per_track=args.valid_samples_per_track, random=False,
                             valid_tracks=valid_names)
     if not train_ds.tracks or not valid_ds.tracks:
-        raise SystemExit(f"{args.data}: need train and valid tracks, found "
+        raise DemixError(f"--data {args.data}: need train and valid tracks, found "
                          f"{len(train_ds.tracks)} and {len(valid_ds.tracks)}")
+    if rt.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.overwrite:
+            clear_run(out)
+    ckpt_path = out / CHECKPOINT
 
     sep = Separator(config).to(rt.device)
     if rt.cuda:
         sep.masknet.to(memory_format=torch.channels_last)
     if checkpoint is None and args.stats_tracks != 0 and rt.is_main:
-        stats_ds = MUSDBDataset(args.data, "train", seq_dur=None, random=False,
+        stats_ds = open_dataset(args.data, "train", seq_dur=None, random=False,
                                 valid_tracks=valid_names)
         set_input_statistics(sep, input_statistics(sep.transform, stats_ds, rt.device,
                                                    args.stats_tracks))
@@ -200,12 +229,12 @@ def _train(args: argparse.Namespace, rt: Runtime) -> Progress:  # noqa: C901
                               args.batch_size, sampler=valid_sampler, **loader_kw)
     steps_per_epoch = len(sampler.sampler) // args.batch_size
     if steps_per_epoch == 0:
-        raise SystemExit("fewer training items than --batch-size; lower it or raise "
+        raise DemixError("fewer training items than --batch-size; lower it or raise "
                          "--samples-per-track")
 
     combos = not args.no_combinations
     tb = _tensorboard(out) if rt.is_main else None
-    if rt.is_main:
+    if rt.is_main and not args.quiet:
         print(f"demix-train: {config.name}, {sep.n_parameters():,} parameters, "
               f"{len(train_ds.tracks)} train / {len(valid_ds.tracks)} valid tracks, "
               f"{steps_per_epoch} steps/epoch x {rt.world_size} process(es) on {rt.device}",
@@ -229,6 +258,8 @@ def _train(args: argparse.Namespace, rt: Runtime) -> Progress:  # noqa: C901
             mix = mix.to(rt.device, non_blocking=True)
             targets = targets.to(rt.device, non_blocking=True)
             total, mse, msum = compute_loss(sep, masknet, mix, targets, rt, combos)
+            if not rt.cuda or prog.step % 50 == 0:  # on CUDA: no host sync every step
+                _check_finite(total, mix, targets, prog, args.lr)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
@@ -248,6 +279,11 @@ def _train(args: argparse.Namespace, rt: Runtime) -> Progress:  # noqa: C901
         all_reduce_sum(acc, rt)
         train_means = (acc / max(1, n_batches * rt.world_size)).tolist()  # one sync per epoch
         valid_loss = validate(sep, masknet, valid_loader, rt, combos)
+        if not all(np.isfinite([*train_means, valid_loss])):
+            raise DemixError(f"the loss is not finite in epoch {epoch} (train "
+                             f"{train_means[0]:.4g}, valid {valid_loss:.4g}): the data holds "
+                             f"NaN or Inf samples or training diverged; stopped, the last "
+                             f"checkpoint is kept")
         if not partial:
             scheduler.step(valid_loss)
         improved = valid_loss < prog.best_loss
@@ -301,7 +337,9 @@ def _train(args: argparse.Namespace, rt: Runtime) -> Progress:  # noqa: C901
     return prog
 
 
+@console_main("demix-train")
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``demix-train``: 0 when training ends, 1 with one line on an error."""
     args = _parser().parse_args(argv)
     train(args)
     return 0

@@ -6,9 +6,11 @@
 
 Each track gets a one-line summary (duration, time taken, real-time factor). A track that cannot
 be processed gets one error line, ``demix: error: <track>: <reason>``; the other tracks still run,
-nothing partial is written for the bad one, and the exit status is 1 at the end. User errors
-(:class:`~mobile_core.errors.DemixError`, OS errors while writing) never print a traceback;
-anything else is a bug and does.
+nothing partial is written for the bad one, and the exit status is 1 at the end. Before any work
+the run is refused with one line if two inputs would write to the same folder, a stem or the
+``--json`` file would be written over an input, or the ``--json`` file cannot be written
+(:mod:`.outputs`). Ctrl-C, ``SIGTERM`` and ``SIGHUP`` remove the partial files and exit 130, 143,
+129; a closed stdout (``| head``) silences the summaries but not the work (:mod:`.guard`).
 """
 
 from __future__ import annotations
@@ -25,16 +27,15 @@ from ..contract.audio import WAV_FORMATS
 from ..contract.backends import BACKENDS, Backend, open_backend
 from ..contract.runner import TrackResult, separate_file
 from ..errors import DemixError
+from .guard import OneLineParser, console_main, error_line, say
+from .outputs import check_json_target, plan_jobs
 
 PROG = "demix"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The command line of ``demix``."""
+    p = OneLineParser(
         prog=PROG,
         description="Separate songs into stems (vocals, drums, bass, other) with the on-device "
                     "model: the Python reference of what the phone app does.",
@@ -76,24 +77,18 @@ def _summary(r: TrackResult) -> str:
             f"(RTF {r.rtf:.3f}, {speed:.1f}x real time), {r.chunks} chunk(s) -> {r.out_dir}")
 
 
-def _error_line(track: Path | None, err: BaseException) -> str:
-    msg = _one_line(err) if not isinstance(err, OSError) or not err.strerror else _one_line(
-        f"{err.strerror}: {err.filename}" if err.filename else err.strerror
-    )
-    if track is None or msg.startswith(str(track)):
-        return f"{PROG}: error: {msg}"
-    return f"{PROG}: error: {track}: {msg}"
-
-
 def _write_json(path: Path, report: dict) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(report, indent=2) + "\n")
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
-        raise DemixError(f"cannot write the JSON summary {path}: {e.strerror or e}") from None
+        if isinstance(e, OSError):
+            raise DemixError(f"cannot write the JSON summary {path}: "
+                             f"{e.strerror or e}") from None
+        raise
 
 
 def _backend_info(b: Backend, path: Path | None) -> dict:
@@ -103,8 +98,10 @@ def _backend_info(b: Backend, path: Path | None) -> dict:
             "chunk": b.spec.to_dict()}
 
 
+@console_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``demix``; returns the exit status (0 ok, 1 a track or the model failed)."""
+    """Entry point of ``demix``; returns the exit status (0 ok, 1 a track or the model failed,
+    2 a bad option, 128 + N on signal N)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     tracks = list(args.tracks)
@@ -117,12 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
 
-    try:
-        backend = open_backend(args.model, backend=args.backend, threads=args.threads,
-                               chunk_seconds=args.chunk_seconds)
-    except DemixError as e:
-        print(_error_line(None, e), file=sys.stderr)
-        return 1
+    backend = open_backend(args.model, backend=args.backend, threads=args.threads,
+                           chunk_seconds=args.chunk_seconds)
     stems = None
     if args.stems is not None:
         stems = [s.strip() for s in args.stems.split(",") if s.strip()]
@@ -131,34 +124,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--stems: unknown stem(s) {', '.join(unknown) or '(none given)'}; "
                          f"choose from {','.join(backend.stems)}")
 
+    names = stems or list(backend.stems)
+    jobs = plan_jobs(tracks, args.out, names)
+    if args.json is not None:
+        check_json_target(args.json, tracks,
+                          [j.out_dir / f"{s}.wav" for j in jobs for s in names])
+
     show_progress = not args.quiet and sys.stderr.isatty()
     report = {"tool": PROG, **_backend_info(backend, args.model), "format": args.fmt,
-              "keep_rate": args.keep_rate, "tracks": []}
+              "keep_rate": args.keep_rate, "threads": args.threads, "tracks": []}
+    if hasattr(backend, "workers"):
+        report["workers"] = backend.workers
     failed = 0
     t0 = time.perf_counter()
-    for track in tracks:
-        out_dir = args.out / track.stem
+    for job in jobs:
         try:
-            r = separate_file(track, out_dir, backend, fmt=args.fmt, keep_rate=args.keep_rate,
-                              stems=stems, mono_out=args.mono_out, progress=show_progress)
+            r = separate_file(job.track, job.out_dir, backend, fmt=args.fmt,
+                              keep_rate=args.keep_rate, stems=stems, mono_out=args.mono_out,
+                              progress=show_progress)
         except (DemixError, OSError) as e:
             failed += 1
-            line = _error_line(track, e)
-            print(line, file=sys.stderr)
-            report["tracks"].append({"input": str(track), "ok": False,
+            line = error_line(PROG, e, job.track)
+            print(line, file=sys.stderr, flush=True)
+            report["tracks"].append({"input": str(job.track), "ok": False,
                                      "error": line.split("error: ", 1)[1]})
             continue
         if not args.quiet:
-            print(_summary(r), flush=True)
+            say(_summary(r), PROG)
         report["tracks"].append({"ok": True, **r.to_dict()})
     report["elapsed"] = round(time.perf_counter() - t0, 6)
     report["failed"] = failed
     if args.json is not None:
-        try:
-            _write_json(args.json, report)
-        except DemixError as e:
-            print(_error_line(None, e), file=sys.stderr)
-            return 1
+        _write_json(args.json, report)
     return 1 if failed else 0
 
 

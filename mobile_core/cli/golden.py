@@ -22,10 +22,13 @@ that to ``demix-export`` to get the matching artifact for an on-device test).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from ..contract.channels import downmix_matrix, to_stereo
 from ..contract.chunking import ChunkSpec, chunk_spec, default_chunk_hops, plan_chunks
 from ..model.config import separator_config
 from ..model.separator import Separator
+from .guard import OneLineParser, console_main, error_line, say
 
 PROG = "demix-golden"
 GOLDEN_FORMAT = "demix-mobile-golden"
@@ -222,13 +226,53 @@ def _pipeline(w: _Writer, model: Separator) -> dict:
 
 def write_golden(out: Path, configs: Sequence[str] = ("tiny", "xumx-rt"),
                  with_model: bool = False) -> dict:
-    """Write all golden vectors and ``manifest.json`` under ``out``; returns the manifest."""
+    """Write all golden vectors and ``manifest.json`` under ``out``; returns the manifest.
+
+    Everything is written into a hidden folder beside ``out`` first and moved into ``out`` only
+    when complete (the manifest last): a run that fails or is stopped leaves nothing.
+    """
+    out = Path(out)
+    created = _make_parents(out.parent)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same reduction order on every run and machine
     try:
-        return _write_golden(out, configs, with_model)
+        manifest = _write_golden(stage, configs, with_model)
+        _publish(stage, out)
+        return manifest
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         torch.set_num_threads(threads)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first."""
+    missing = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move the finished files from ``stage`` into ``out``, ``manifest.json`` last."""
+    if not out.exists():
+        os.rename(stage, out)
+        return
+    files = sorted(p for p in stage.rglob("*") if p.is_file())
+    files.sort(key=lambda p: p.name == "manifest.json")
+    for src in files:
+        dst = out / src.relative_to(stage)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def _write_golden(out: Path, configs: Sequence[str], with_model: bool) -> dict:
@@ -270,7 +314,7 @@ def _model_id(model: Separator) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Write versioned golden vectors "
+    p = OneLineParser(prog=PROG, description="Write versioned golden vectors "
                                 "(resampler, channel rules, chunk plans, stitched output).")
     p.add_argument("--out", type=Path, required=True, help="folder to write (created)")
     p.add_argument("--configs", default="tiny,xumx-rt",
@@ -281,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@console_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``demix-golden``."""
     args = build_parser().parse_args(argv)
@@ -294,9 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         manifest = write_golden(args.out, configs, args.with_model)
     except OSError as e:
-        print(f"{PROG}: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        print(error_line(PROG, f"cannot write {args.out}: {e.strerror or e}"), file=sys.stderr)
         return 1
-    print(f"wrote {len(manifest['files']) + 1} files to {args.out} "
+    say(f"wrote {len(manifest['files']) + 1} files to {args.out} "
           f"(golden format {GOLDEN_VERSION}, model {manifest['golden_model']['model_id']})")
     return 0
 

@@ -9,7 +9,7 @@ in dB (80 dB range). The PNG is written with zlib only (no plotting library).
 
 from __future__ import annotations
 
-import argparse
+import os
 import struct
 import sys
 import zlib
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..transform.slicqt import SliCQT, magnitude
+from .guard import OneLineParser, console_main, say
 
 # a perceptually ordered dark-to-bright colour ramp (anchor points, interpolated)
 _RAMP = np.array(
@@ -71,7 +72,14 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
 
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
     png += chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(png)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(png)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def spectrogram_png(audio: torch.Tensor, path: str | Path, config: str = "xumx-rt",
@@ -85,35 +93,55 @@ def spectrogram_png(audio: torch.Tensor, path: str | Path, config: str = "xumx-r
     return img.shape[0], img.shape[1]
 
 
+MAX_WIDTH = 20000
+"""Widest picture drawn, in pixels."""
+
+
+@console_main("demix-spectrogram")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    """Entry point of ``demix-spectrogram``: 0 ok, 1 one error line, 2 a bad option."""
+    parser = OneLineParser(
         prog="demix-spectrogram", description="Write a PNG of the ragged sliCQT of an audio file."
     )
     parser.add_argument("audio", nargs="?", help="audio file (WAV/FLAC/OGG/MP3); any rate")
     parser.add_argument("--example", action="store_true", help="use the bundled example song")
-    parser.add_argument("-o", "--out", default=None, help="PNG path (default: <audio>.png)")
+    parser.add_argument("-o", "--out", default=None,
+                        help="PNG path (default: <audio>.png; with --example: example.png "
+                             "in the current folder)")
     parser.add_argument("--config", default="xumx-rt", help="transform configuration")
     parser.add_argument("--width", type=int, default=1200, help="image width in pixels")
     args = parser.parse_args(argv)
     from ..assets import EXAMPLE_SONG
     from ..contract.audio import read
+    from ..contract.files import same_file
     from ..contract.resample import resample
     from ..errors import DemixError
 
+    if not 1 <= args.width <= MAX_WIDTH:
+        parser.error(f"--width must be between 1 and {MAX_WIDTH} pixels, got {args.width}")
     if args.example:
         args.audio = str(EXAMPLE_SONG)
     if not args.audio:
         parser.error("give an audio file or --example")
+    if args.out:
+        out = args.out
+    elif args.example:  # never into the installed package's assets/
+        out = "example.png"
+    else:
+        out = str(Path(args.audio).with_suffix(".png"))
+    if same_file(args.audio, out):
+        raise DemixError(f"{out}: refusing to write the picture over the input {args.audio}")
+    package = Path(EXAMPLE_SONG).resolve().parents[1]
+    if Path(out).resolve().is_relative_to(package):
+        raise DemixError(f"{out}: refusing to write into the installed package ({package})")
     try:
         audio, sr = read(args.audio)
         if sr != 44100:
             audio = resample(audio, sr, 44100)
-        out = args.out or str(Path(args.audio).with_suffix(".png"))
         h, w = spectrogram_png(audio, out, args.config, args.width)
-    except (DemixError, ValueError, OSError) as exc:
-        print(f"demix-spectrogram: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {out} ({w}x{h})")
+    except ValueError as exc:
+        raise DemixError(str(exc)) from None
+    say(f"wrote {out} ({w}x{h})", "demix-spectrogram")
     return 0
 
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..contract.audio import probe, read_blocks
 from ..errors import AudioError, DemixError
+from .guard import OneLineParser, console_main, error_line, say
 
 PROG = "demix-validate"
 DEFAULT_MIN_SNR = 60.0
@@ -198,7 +199,7 @@ def run_artifact(artifact: Path, song: Path, model: Path | None, out: Path,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=PROG,
         description="Compare stems with the reference runner's: per stem SNR, max |diff|, "
                     "length and sample rate, PASS/FAIL.",
@@ -225,12 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_json(path: Path, report: dict) -> None:
+    """Write the report through a hidden temporary file; nothing is left if that fails."""
+    if path.is_dir():
+        raise IsADirectoryError(21, os.strerror(21), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
+@console_main(PROG)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``demix-validate``; returns 0 (PASS), 1 (FAIL) or 2 (could not compare)."""
     parser = build_parser()
@@ -262,20 +271,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reports = compare_dirs(ref_dir, cand_dir, min_snr, args.max_abs)
                 report.update(info)
     except (DemixError, OSError) as e:
-        msg = " ".join(str(e).split())
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        print(error_line(PROG, e), file=sys.stderr)
+        return 2
+    if args.json is not None and args.json.is_dir():
+        print(error_line(PROG, f"cannot write {args.json}: is a folder"), file=sys.stderr)
         return 2
     passed = all(r.passed for r in reports)
     report.update(min_snr=min_snr, max_abs=args.max_abs, passed=passed,
                   stems=[r.to_dict() for r in reports])
-    print(format_table(reports))
-    print(f"{'PASS' if passed else 'FAIL'}: {sum(r.passed for r in reports)}/{len(reports)} "
+    say(format_table(reports), PROG)
+    say(f"{'PASS' if passed else 'FAIL'}: {sum(r.passed for r in reports)}/{len(reports)} "
           f"stems within {min_snr:g} dB SNR or {args.max_abs:g} max |diff|")
     if args.json is not None:
         try:
             _write_json(args.json, report)
         except OSError as e:
-            print(f"{PROG}: error: cannot write {args.json}: {e.strerror or e}", file=sys.stderr)
+            print(error_line(PROG, f"cannot write {args.json}: {e.strerror or e}"),
+                  file=sys.stderr)
             return 2
     return 0 if passed else 1
 

@@ -9,12 +9,19 @@ Writing: `AtomicWavWriter` writes WAV blockwise to a hidden temporary file next 
 renames it into place only when the whole file has been written, so a failed run never leaves a
 partial stem behind.
 
-Every problem a user can cause raises `AudioError` with a one-line message naming the file.
+Every problem a user can cause raises `AudioError` with a one-line message naming the file. The
+decoders' own messages (libmpg123 writes notes to file descriptor 2) are kept off the terminal;
+the first of them is quoted in the error when opening or decoding fails. Where libsndfile says
+only "System error", the message gives the OS's reason (``Permission denied``, ``No space left on
+device``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno as errno_mod
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ import torch
 from torch import Tensor
 
 from ..errors import AudioError
+from .native_logs import capture_stderr
 from .resample import MAX_RATE, MIN_RATE
 
 __all__ = [
@@ -59,10 +67,43 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def _reason(err: Exception) -> str:
-    """A short plain reason from a soundfile / OS error."""
+_LOG_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)?((note|warning|error):\s*)?", re.IGNORECASE)
+
+
+def _decoder_note(lines: list[str]) -> str:
+    """The first thing a decoder wrote to stderr, without its source prefix; "" if nothing."""
+    for line in lines:
+        text = _LOG_PREFIX.sub("", line.strip()).strip()
+        if text:
+            return text[:160]
+    return ""
+
+
+@contextlib.contextmanager
+def _quiet(sink: list[str]) -> Iterator[None]:
+    """Keep libsndfile's decoders off the terminal: their stderr lines go to ``sink``."""
+    with capture_stderr(sink):
+        yield
+
+
+def _os_errno_reason() -> str:
+    """The OS's reason for libsndfile's last "System error" in this thread, if it left one."""
+    code = sf._ffi.errno
+    return os.strerror(code) if code and code in errno_mod.errorcode else ""
+
+
+def _reason(err: Exception, notes: list[str] | None = None) -> str:
+    """A short plain reason from a soundfile / OS error (and the decoder's notes, if any)."""
+    reason = _base_reason(err)
+    note = _decoder_note(notes or [])
+    return f"{reason} (decoder: {note})" if note else reason
+
+
+def _base_reason(err: Exception) -> str:
     if isinstance(err, sf.LibsndfileError):
         text = err.error_string.strip().rstrip(".")
+        if text.startswith("System error"):
+            return _os_errno_reason() or text
         if text == "Format not recognised" or text.startswith("File does not exist"):
             # The second is what the MP3 decoder reports for data it cannot parse; existence
             # was checked before opening.
@@ -83,9 +124,16 @@ def _check_path(path: Path) -> None:
 def _open(path: Path) -> sf.SoundFile:
     _check_path(path)
     try:
-        return sf.SoundFile(str(path))
-    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
+        with open(path, "rb"):  # the OS's own reason (Permission denied) before libsndfile's
+            pass
+    except OSError as err:
         raise AudioError(f"{path}: cannot open audio: {_reason(err)}") from None
+    notes: list[str] = []
+    try:
+        with _quiet(notes):
+            return sf.SoundFile(str(path))
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as err:
+        raise AudioError(f"{path}: cannot open audio: {_reason(err, notes)}") from None
 
 
 def _info(path: Path, handle: sf.SoundFile, min_frames: int) -> AudioInfo:
@@ -167,10 +215,12 @@ def _blocks(path: Path, handle: sf.SoundFile, block_frames: int) -> Iterator[Ten
     with handle:
         done = 0
         while True:
+            notes: list[str] = []
             try:
-                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                with _quiet(notes):
+                    block = handle.read(block_frames, dtype="float32", always_2d=True)
             except (sf.SoundFileError, RuntimeError) as err:
-                raise AudioError(f"{path}: cannot decode audio: {_reason(err)}") from None
+                raise AudioError(f"{path}: cannot decode audio: {_reason(err, notes)}") from None
             if block.shape[0] == 0:
                 break
             _check_finite(path, block, done)

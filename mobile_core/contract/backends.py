@@ -15,6 +15,7 @@ artifact go through the very same chunk loop.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import zipfile
@@ -35,8 +36,11 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "EagerBackend",
+    "available_cores",
     "backend_for_path",
+    "check_chunk_seconds",
     "open_backend",
+    "sniff_kind",
 ]
 
 BACKENDS = ("eager", "pte", "ptl", "onnx", "ort")
@@ -108,16 +112,53 @@ class EagerBackend:
             return self.separator.separate(chunk, self._pool, keep)
 
 
+def sniff_kind(path: str | os.PathLike) -> str | None:
+    """The backend a file needs, from its first bytes; ``None`` if they say nothing.
+
+    A zip archive is a ``torch.save`` model file (``eager``) or, holding ``bytecode.pkl``, a
+    TorchScript-lite module (``ptl``); a FlatBuffer with identifier ``ET..`` is an ExecuTorch
+    program (``pte``), with ``ORTM`` an onnxruntime model (``ort``); a protobuf starting with
+    the ``ir_version`` field is ONNX.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None
+        if any(n.endswith("/bytecode.pkl") or n == "bytecode.pkl" for n in names):
+            return "ptl"
+        if any(n.endswith("data.pkl") for n in names):
+            return "eager"
+        return None
+    if len(head) >= 8 and head[4:6] == b"ET" and head[6:8].isdigit():
+        return "pte"
+    if len(head) >= 8 and head[4:8] == b"ORTM":
+        return "ort"
+    if head[:1] == b"\x08" and Path(path).suffix.lower() == ".onnx":
+        return "onnx"
+    return None
+
+
 def backend_for_path(path: str | os.PathLike) -> str:
-    """The backend a file needs, from its extension: ``eager`` for ``.pt``, else the kind."""
+    """The backend a file needs: from its content (:func:`sniff_kind`), else its extension
+    (``eager`` for ``.pt``, else the artifact kind)."""
+    kind = sniff_kind(path)
+    if kind is not None:
+        return kind
     if Path(path).suffix.lower() == _MODEL_SUFFIX:
         return "eager"
     try:
         return artifact_kind(path)
     except ModelFileError:
         raise ModelFileError(
-            f"{path}: unknown model file type (expected a .pt model file or a .pte, .ptl, .onnx "
-            f"or .ort artifact)"
+            f"{path}: unknown model file type (neither a model file nor a .pte, .ptl, .onnx "
+            f"or .ort artifact, by its content or its name)"
         ) from None
 
 
@@ -136,6 +177,43 @@ def _load_model_file(path: Path) -> Separator:
                              f"{first_line(e)})") from None
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read the model file: {e.strerror or e}") from None
+
+
+MAX_CHUNK_SECONDS = 600.0
+"""Longest chunk accepted by ``--chunk-seconds`` (ten minutes; the machine may allow less)."""
+
+_WORKING_SET = 64
+"""Rough bytes of working memory per byte of a chunk's stereo float32 input in the eager model
+(transform coefficients, masks, four stems); used only to refuse chunks no machine here holds."""
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_chunk_seconds(seconds: float, sample_rate: int) -> float:
+    """``seconds`` if it is a chunk length this machine can run; DemixError otherwise."""
+    if not math.isfinite(seconds) or not seconds > 0:
+        raise DemixError(f"the chunk length must be a positive number of seconds, got {seconds}")
+    limit = MAX_CHUNK_SECONDS
+    memory = _memory_bytes()
+    if memory is not None:
+        limit = min(limit, memory / (sample_rate * 2 * 4 * _WORKING_SET))
+    if seconds > limit:
+        raise DemixError(f"--chunk-seconds {seconds:g} is too long: at most {limit:.0f} s "
+                         f"(a chunk is held in memory whole; songs of any length run in chunks)")
+    return seconds
 
 
 MAX_WORKERS = 4
@@ -167,7 +245,8 @@ def open_backend(
             ``None``: the bundled default model.
         backend: ``None``/``"auto"`` (from the extension) or one of :data:`BACKENDS`; it must
             match the file (``onnx`` and ``ort`` are interchangeable).
-        threads: CPU threads for the runtime (ExecuTorch's pool, onnxruntime intra-op); for the
+        threads: CPU threads for the runtime (ExecuTorch's pool, onnxruntime intra-op), at most
+            the cores this process may use (more are capped: they only slow it down); for the
             eager separator :func:`eager_threads` splits them into task workers and torch
             intra-op threads (default: torch's thread count, i.e. the cores).
         chunk_hops: eager only: chunk length in slice hops (artifacts have a fixed length).
@@ -195,13 +274,14 @@ def open_backend(
         kind = backend
     if threads is not None and threads < 1:
         raise DemixError(f"--threads must be at least 1, got {threads}")
+    if threads is not None:  # more threads than cores only adds switching (100x slower)
+        threads = min(int(threads), available_cores())
     if kind == "eager":
         workers, intra = eager_threads(threads or torch.get_num_threads())
         torch.set_num_threads(intra)
         sep = _load_model_file(path)
         if chunk_seconds is not None:
-            if not chunk_seconds > 0:
-                raise DemixError(f"the chunk length must be positive, got {chunk_seconds} s")
+            check_chunk_seconds(chunk_seconds, sep.transform.sample_rate)
             chunk_hops = max(1, round(chunk_seconds * sep.transform.sample_rate
                                       / sep.transform.hop))
         return EagerBackend(sep, chunk_hops=chunk_hops, workers=workers)

@@ -34,10 +34,11 @@ import torch
 from torch import Tensor
 
 from ..errors import AudioError, DemixError
-from .audio import AtomicWavWriter, AudioInfo, probe, read_blocks
+from .audio import AudioInfo, probe, read_blocks
 from .backends import Backend
 from .channels import to_stereo
 from .chunking import Chunk, plan_chunks
+from .files import StemSink, make_folder, refuse_overwrite, remove_empty
 from .resample import StreamingResampler, output_length
 
 __all__ = [
@@ -132,7 +133,8 @@ def stitch(
         progress: an object with ``update(1)`` (e.g. tqdm), called after each chunk.
 
     Yields ``[S, 2, n]`` output blocks (one per chunk, the chunk's kept middle) adding up to
-    ``n_samples`` samples. Raises AudioError if the stream does not hold ``n_samples`` samples.
+    ``n_samples`` samples. Raises AudioError if the stream does not hold ``n_samples`` samples,
+    DemixError if the model returns NaN or Inf.
     """
     spec = backend.spec
     plan = list(plan) if plan is not None else plan_chunks(n_samples, spec)
@@ -142,8 +144,13 @@ def stitch(
         if i + 1 < len(plan):
             window.release(plan[i + 1].start)
         keep = (ch.keep_from - ch.start, ch.keep_to - ch.start)
-        y = backend.run(x.unsqueeze(0), keep)
-        yield y[0, :, :, keep[0] : keep[1]]
+        y = backend.run(x.unsqueeze(0), keep)[0, :, :, keep[0] : keep[1]]
+        if not bool(torch.isfinite(y).all()):
+            raise DemixError(
+                f"the model produced non-finite stems (NaN or Inf) in the chunk at sample "
+                f"{ch.start}: its weights are damaged; nothing was written"
+            )
+        yield y
         if progress is not None:
             progress.update(1)
     total = window.drain()
@@ -162,6 +169,8 @@ def separate(mix: Tensor, backend: Backend) -> Tensor:
     """
     if mix.dim() != 2 or mix.shape[0] != 2:
         raise ValueError(f"expected a stereo mix [2, N], got shape {tuple(mix.shape)}")
+    if not bool(torch.isfinite(mix).all()):
+        raise AudioError("the mix contains NaN or Inf samples; refusing to separate it")
     n = mix.shape[-1]
     out = torch.empty(len(backend.stems), 2, n)  # filled in place: no second copy of the stems
     at = 0
@@ -185,68 +194,6 @@ def model_rate_blocks(path: str | os.PathLike, info: AudioInfo, rate: int) -> It
     y = resampler.flush()
     if y.shape[-1]:
         yield y
-
-
-class _StemSink:
-    """Writes the chosen stems blockwise, optionally resampled and/or mono, all-or-nothing.
-
-    ``write(stems[S, 2, n])`` takes model-rate blocks of all stems; ``finish()`` flushes and renames
-    every stem into place; ``abort()`` deletes whatever was written (also already-renamed stems
-    of this sink, if a later rename failed).
-    """
-
-    def __init__(self, paths: dict[int, Path], model_rate: int, out_rate: int, n_out: int,
-                 fmt: str, mono: bool) -> None:
-        self.paths = paths
-        self.index = list(paths)
-        self.n_out = n_out
-        self.mono = mono
-        self.written = 0
-        chans = 1 if mono else 2
-        self.writers = {i: AtomicWavWriter(p, out_rate, chans, fmt) for i, p in paths.items()}
-        self.resampler = (None if out_rate == model_rate else
-                          StreamingResampler(model_rate, out_rate, chans * len(self.index)))
-        self.committed: list[Path] = []
-        for w in self.writers.values():
-            try:
-                w.open()
-            except BaseException:
-                self.abort()
-                raise
-
-    def _emit(self, y: Tensor) -> None:
-        """Write ``y[len(index) * chans, n]``, cut to the promised output length."""
-        n = min(y.shape[-1], self.n_out - self.written)
-        if n <= 0:
-            return
-        y = y[:, :n]
-        chans = 1 if self.mono else 2
-        for k, i in enumerate(self.index):
-            self.writers[i].write(y[k * chans : (k + 1) * chans])
-        self.written += n
-
-    def write(self, stems: Tensor) -> None:
-        y = stems[self.index]  # [K, 2, n]
-        if self.mono:
-            y = y.mean(dim=1, keepdim=True)
-        y = y.reshape(-1, y.shape[-1])
-        self._emit(y if self.resampler is None else self.resampler.process(y))
-
-    def finish(self) -> None:
-        if self.resampler is not None:
-            self._emit(self.resampler.flush())
-        if self.written != self.n_out:
-            raise AudioError(f"wrote {self.written} samples per stem, expected {self.n_out}")
-        for i in self.index:
-            self.writers[i].commit()
-            self.committed.append(self.paths[i])
-
-    def abort(self) -> None:
-        for w in self.writers.values():
-            w.abort()
-        for p in self.committed:
-            p.unlink(missing_ok=True)
-        self.committed = []
 
 
 @dataclass
@@ -339,12 +286,13 @@ def separate_file(
     mono = mono_out and info.channels == 1
     plan = plan_chunks(n_model, backend.spec)
 
-    created = _make_folder(out_dir)
+    paths = {backend.stems.index(s): out_dir / f"{s}.wav" for s in names}
+    refuse_overwrite(path, paths.values())
+    created = make_folder(out_dir)
     sink = None
     bar = None
     try:
-        paths = {backend.stems.index(s): out_dir / f"{s}.wav" for s in names}
-        sink = _StemSink(paths, rate, out_rate, n_out, fmt, mono)
+        sink = StemSink(paths, rate, out_rate, n_out, fmt, mono)
         bar = _progress_bar(len(plan), path.name, progress)
         blocks = model_rate_blocks(path, info, rate)
         for out in stitch(blocks, n_model, backend, plan=plan, progress=bar):
@@ -354,7 +302,7 @@ def separate_file(
         if sink is not None:
             sink.abort()
         if created:
-            _remove_empty(out_dir, created)
+            remove_empty(out_dir, created)
         raise
     finally:
         if bar is not None:
@@ -366,29 +314,3 @@ def separate_file(
         frames=info.frames, duration=info.seconds, elapsed=time.perf_counter() - t0,
         chunks=len(plan), stems=names,
     )
-
-
-def _make_folder(folder: Path) -> list[Path]:
-    """Create ``folder`` and missing parents; returns the folders created (deepest last)."""
-    missing = []
-    p = folder
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        reason = e.strerror or str(e)
-        raise AudioError(f"cannot create output folder {folder}: {reason}") from None
-    if not folder.is_dir():
-        raise AudioError(f"cannot write to {folder}: not a folder")
-    return list(reversed(missing))
-
-
-def _remove_empty(folder: Path, created: list[Path]) -> None:
-    """Remove the folders this run created, deepest first, if they are empty."""
-    for p in reversed(created):
-        try:
-            p.rmdir()
-        except OSError:
-            break

@@ -14,12 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import io
-import os
-import re
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -33,6 +27,7 @@ from .artifacts import (
     spec_from_metadata,
     whole_number,
 )
+from .native_logs import capture_stderr, last_native_log
 from .resample import MAX_RATE, MIN_RATE
 
 _EXPORT_HINT = "install the export extra: pip install 'demix-mobile[export]'"
@@ -43,57 +38,11 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(err).__name__
 
 
-@contextlib.contextmanager
-def _native_stderr(sink: list[str]) -> Iterator[None]:
-    """Capture stderr, both file descriptor 2 and ``sys.stderr``, into ``sink`` (lines).
-
-    The ExecuTorch runtime logs CPU probing and load failures (some through its Python bindings'
-    ``sys.stderr``, some straight to fd 2), and importing it logs optional-library warnings; the
-    command line promises one error line, so those logs are captured and, on failure, the most
-    telling one is quoted in the error.
-    """
-    text = io.StringIO()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2: only the Python stream to redirect
-        with contextlib.redirect_stderr(text):
-            yield
-        sink.extend(text.getvalue().splitlines())
-        return
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        try:
-            sys.stderr.flush()
-            os.dup2(tmp.fileno(), 2)
-            with contextlib.redirect_stderr(text):
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            sink.extend(tmp.read().decode("utf-8", "replace").splitlines())
-            sink.extend(text.getvalue().splitlines())
-
-
-_NATIVE_LOG = re.compile(r"^\[[\w.]+:\d+\]")
-
-
-def _last_log(lines: list[str]) -> str:
-    """The most telling captured native log line (``[file.cpp:123] ...``), or ''.
-
-    Prefers the last line that reports a failure or an error.
-    """
-    native = [ln.strip() for ln in lines if _NATIVE_LOG.match(ln.strip())]
-    for line in reversed(native):
-        if "fail" in line.lower() or "error" in line.lower():
-            return line[:200]
-    return native[-1][:200] if native else ""
-
-
 def import_quietly(module: str, what: str):
     """Import an optional runtime package, hiding its import-time log noise on stderr."""
     logs: list[str] = []
     try:
-        with _native_stderr(logs):
+        with capture_stderr(logs):
             return importlib.import_module(module)
     except ImportError:
         raise ModelFileError(f"running {what} needs {module.split('.')[0]}: {_EXPORT_HINT}") \
@@ -189,7 +138,7 @@ class PteBackend(ArtifactBackend):
 
         logs: list[str] = []
         try:
-            with _native_stderr(logs):
+            with capture_stderr(logs):
                 if threads:
                     _set_executorch_threads(threads)
                 program = runtime.Runtime.get().load_program(path)
@@ -199,7 +148,7 @@ class PteBackend(ArtifactBackend):
         except ModelFileError:
             raise
         except Exception as e:  # the runtime raises plain RuntimeError variants
-            why = _last_log(logs) or first_line(e)
+            why = last_native_log(logs) or first_line(e)
             raise ModelFileError(
                 f"{path}: the ExecuTorch runtime cannot load method 'forward' ({why})"
             ) from None
@@ -294,10 +243,10 @@ def read_metadata(path: Path, kind: str) -> dict:
         return _ptl_metadata(path)
     logs: list[str] = []
     try:
-        with _native_stderr(logs):
+        with capture_stderr(logs):
             return read_artifact_metadata(path)
     except ModelFileError as e:
-        why = _last_log(logs)
+        why = last_native_log(logs)
         if why and kind == "pte" and "loadable" in str(e):
             raise ModelFileError(f"{path} is not a loadable ExecuTorch program ({why})") from None
         raise

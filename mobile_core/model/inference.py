@@ -33,6 +33,7 @@ from ..transform.slicqt import magnitude
 from .cdae import BlockMasker, MaskNet
 from .folded import FoldedBlock
 from .grouped import NarrowGroup
+from .inputs import check_mix
 
 #: Frequency channels per :class:`~mobile_core.model.grouped.NarrowGroup` (at most; one
 #: block's own when it is wider): its im2col buffers stay small (xumx-rt, 48-hop chunk: ~0.6 MB
@@ -155,8 +156,9 @@ class InferenceSeparator:
         small ops (xumx-rt, AMD EPYC 2 cores: ``bench/bench_separator.py``, rows ``tasks`` and
         ``intra-op``). Inference mode, when on, carries over to the workers.
         """
+        mix = check_mix(mix, self.transform.slice_window.dtype)
         with torch.no_grad():
-            return self._separate(mix, pool, span)
+            return self._separate(mix.contiguous(), pool, span)
 
     def _separate(self, mix: Tensor, pool: Executor | None,
                   span: tuple[int, int] | None) -> Tensor:

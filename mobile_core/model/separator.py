@@ -16,6 +16,7 @@ from ..transform.slicqt import SliCQT, magnitude
 from .cdae import STEMS, MaskNet
 from .config import SeparatorConfig, separator_config
 from .inference import InferenceSeparator
+from .inputs import check_mix
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Separator(nn.Module):
         four stems in one inverse. Every tensor has at most 6 dimensions (XNNPACK, the .pte
         delegate, rejects 7-D ones such as ``[B, 4, C, F, S, T, 2]``).
         """
+        mix = check_mix(mix, self._dtype())
         blocks = self.transform(mix)
         masks = self.masknet(magnitude(blocks))
         n = mix.shape[-1]
@@ -95,6 +97,12 @@ class Separator(nn.Module):
         """
         self.eval()
         return InferenceSeparator(self)
+
+    def _dtype(self) -> torch.dtype:
+        """The dtype of the weights (float32 unless converted)."""
+        for p in self.masknet.parameters():
+            return p.dtype
+        return torch.float32
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

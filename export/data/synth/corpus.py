@@ -18,6 +18,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from tqdm import tqdm
 from .compose import compose_song
 from .effects import apply_eq
 from .fluid import DEFAULT_SOUNDFONT, SoundFont
+from .folder import CORPUS_FORMAT, claim_folder, remove_stale_songs
 from .midi import write_midi
 from .mix import master
 from .render import render_song
@@ -170,6 +172,9 @@ def _run_job(job: _Job) -> tuple[dict, float, bool]:
 
 
 def _init_worker(soundfont: str) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone stops the run (and terminates
+    # the pool), so the workers print no tracebacks of their own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     get_soundfont(soundfont)
 
 
@@ -208,7 +213,7 @@ def write_corpus(
     if not Path(soundfont).is_file():
         raise FileNotFoundError(f"soundfont not found: {soundfont}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out)
     jobs = []
     for i in range(n_songs):
         song_seed, target = song_plan(seed, i, (lo, hi))
@@ -249,9 +254,10 @@ def write_corpus(
         if workers > 1 and pool is not None:
             pool.terminate()
     tracks = [metas[i] for i in range(n_songs)]
+    remove_stale_songs(out, n_songs)
     train = [t["name"] for t in tracks if t["split"] == "train"]
     corpus = {
-        "format": "demix-mobile synthetic multitrack corpus (MUSDB18-HQ layout)",
+        "format": CORPUS_FORMAT,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "n_songs": n_songs,
