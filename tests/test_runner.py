@@ -309,3 +309,16 @@ def test_wav_data_types_of_outputs(tmp_path, small, song) -> None:
 def test_separate_rejects_non_stereo(small) -> None:
     with pytest.raises(ValueError, match="stereo"):
         separate(torch.zeros(1, 100), small)
+
+
+def test_all_finite_sees_every_nan_and_inf_and_no_false_alarm() -> None:
+    from mobile_core.contract.runner import all_finite
+
+    x = torch.zeros(4, 2, 1000)
+    assert all_finite(x)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        y = x.clone()
+        y[3, 1, 999] = bad
+        assert not all_finite(y)
+    big = torch.full((2, 10), 3e38)  # finite values whose sum overflows
+    assert all_finite(big)
