@@ -50,7 +50,13 @@ GOLDEN_SEED = 20240601
 GOLDEN_CHUNK_HOPS = 16
 """Chunk length of the golden model's plan (short, so the stitched vectors cover several chunks)."""
 
-RESAMPLE_PAIRS = ((8000, 44100), (22050, 44100), (48000, 44100), (96000, 44100), (44100, 48000))
+COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 48000, 88200, 96000, 176400, 192000)
+"""Every common rate of docs/contract-audio.md: the golden set resamples each to 44.1 kHz and
+back."""
+_FIRST_PAIRS = ((8000, 44100), (22050, 44100), (48000, 44100), (96000, 44100), (44100, 48000))
+RESAMPLE_PAIRS = _FIRST_PAIRS + tuple(
+    pair for r in COMMON_RATES for pair in ((r, 44100), (44100, r)) if pair not in _FIRST_PAIRS)
+"""The resampler's golden cases (the first five as in the first golden sets: same signals)."""
 CHANNEL_COUNTS = (1, 3, 6, 8)
 
 
