@@ -23,7 +23,8 @@ The cutoff therefore sits at ``CUTOFF * min(sr_in, sr_out) / 2`` (half amplitude
 samples outside ``[0, n_in)`` are zeros. The output has ``ceil(n_in * sr_out / sr_in)`` samples:
 every output instant that falls inside the input's time span ``[0, n_in / sr_in)``.
 Taps are computed in float64 and rounded to float32 (or kept in float64 for float64 input); the
-sum runs in the signal's dtype.
+products and sums run in float64 and the result is rounded to the signal's dtype once, so that
+two implementations that both sum in double precision agree to the last bit but for rare ties.
 
 With these constants the response is flat to within 1e-5 (-99 dB) up to 0.9 of the lower Nyquist
 frequency, and everything above 1.0 of it is attenuated by 99 dB or more (no aliasing).
@@ -178,11 +179,11 @@ class _PhaseGroup:
     weights: Tensor
     cast: dict[torch.dtype, Tensor] = field(default_factory=dict)
 
-    def matrix(self, dtype: torch.dtype) -> Tensor:
-        """weights.T in ``dtype``: [width, count]."""
-        if dtype not in self.cast:
-            self.cast[dtype] = self.weights.t().to(dtype).contiguous()
-        return self.cast[dtype]
+    def matrix(self, taps: torch.dtype) -> Tensor:
+        """weights.T rounded to ``taps`` (float32 or float64), as float64: [width, count]."""
+        if taps not in self.cast:
+            self.cast[taps] = self.weights.t().to(taps).double().contiguous()
+        return self.cast[taps]
 
 
 class _Plan:
@@ -237,11 +238,18 @@ class _Plan:
         """
         if n1 <= n0:
             return x.new_zeros(x.shape[0], 0)
+        # float32 signals: float32 taps, products and sums in float64, one rounding at the end
+        # (so that any implementation that also sums in double gets the same float32 samples)
+        taps = x.dtype
+        work = x.double()
         if self.groups is None:
-            return self._compute_direct(x, x_start, n0, n1)
-        return self._compute_table(x, x_start, n0, n1)
+            y = self._compute_direct(work, x_start, n0, n1, taps)
+        else:
+            y = self._compute_table(work, x_start, n0, n1, taps)
+        return y.to(x.dtype)
 
-    def _compute_table(self, x: Tensor, x_start: int, n0: int, n1: int) -> Tensor:
+    def _compute_table(self, x: Tensor, x_start: int, n0: int, n1: int,
+                       taps: torch.dtype) -> Tensor:
         up = self.up
         per_chunk = max(1, _CHUNK_OUTPUTS // up)
         pieces = []
@@ -250,15 +258,16 @@ class _Plan:
             q, r0 = divmod(n, up)
             if r0 == 0 and n1 - n >= up:  # a run of whole periods
                 nq = min(per_chunk, (n1 - n) // up)
-                pieces.append(self._periods(x, x_start, q, nq, 0, up))
+                pieces.append(self._periods(x, x_start, q, nq, 0, up, taps))
                 n += nq * up
             else:  # part of one period: only the phase groups it needs
                 r1 = min(up, r0 + n1 - n)
-                pieces.append(self._periods(x, x_start, q, 1, r0, r1))
+                pieces.append(self._periods(x, x_start, q, 1, r0, r1, taps))
                 n += r1 - r0
         return torch.cat(pieces, dim=-1)
 
-    def _periods(self, x: Tensor, x_start: int, q: int, nq: int, r0: int, r1: int) -> Tensor:
+    def _periods(self, x: Tensor, x_start: int, q: int, nq: int, r0: int, r1: int,
+                 taps: torch.dtype) -> Tensor:
         """Outputs ``p * up + r`` for ``q <= p < q + nq`` and ``r0 <= r < r1``.
 
         Either nq == 1 or the phases are complete (r0 == 0, r1 == up). Returns [B, nq * (r1 - r0)].
@@ -276,11 +285,12 @@ class _Plan:
         for g in used:
             start = g.offset - first.offset
             frames = seg[:, start : start + (nq - 1) * down + g.width].unfold(-1, g.width, down)
-            outs.append(frames @ g.matrix(x.dtype))  # [B, nq, count]
+            outs.append(frames @ g.matrix(taps))  # [B, nq, count], float64
         y = torch.cat(outs, dim=-1)[:, :, r0 - first.first : r1 - first.first]
         return y.reshape(x.shape[0], nq * (r1 - r0))
 
-    def _compute_direct(self, x: Tensor, x_start: int, n0: int, n1: int) -> Tensor:
+    def _compute_direct(self, x: Tensor, x_start: int, n0: int, n1: int,
+                        taps: torch.dtype) -> Tensor:
         up, down = self.up, self.down
         j = torch.arange(self.j_lo, self.j_hi + 1, dtype=torch.int64)
         per_chunk = max(1, _CHUNK_TAPS // self.taps)
@@ -290,7 +300,7 @@ class _Plan:
             p = n * down
             base = torch.div(p, up, rounding_mode="floor")
             num = p - base * up
-            w = filter_taps(num[:, None] - j[None, :] * up, up, down).to(x.dtype)  # [nb, taps]
+            w = filter_taps(num[:, None] - j[None, :] * up, up, down).to(taps).double()
             lo = int(base[0]) + self.j_lo
             hi = int(base[-1]) + self.j_hi + 1
             seg = _segment(x, x_start, lo, hi)

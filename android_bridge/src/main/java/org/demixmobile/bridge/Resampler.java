@@ -18,7 +18,8 @@ import java.util.Map;
  *   kaiser = I0s(max(0, 1 - u^2) * 25) / I0s(25), gain = CUTOFF * min(up, down) / down
  * </pre>
  *
- * Taps are computed in double, rounded to float32, and the sum runs in float32. Input outside
+ * Taps are computed in double and rounded to float32; products and sums run in double and each
+ * output is rounded to float32 once (as the Python reference does). Input outside
  * {@code [0, n)} is zero; the output has {@code ceil(n * sr_out / sr_in)} samples. Equal rates
  * pass the signal through untouched.
  *
@@ -194,22 +195,22 @@ public final class Resampler {
                     int f = (int) first;
                     for (int c = 0; c < channels; c++) {
                         float[] xc = x[c];
-                        float acc = 0.0f;
+                        double acc = 0.0; // float32 taps, double sums, one rounding
                         for (int i = 0; i < taps; i++) {
-                            acc += xc[f + i] * w[wOff + i];
+                            acc += (double) xc[f + i] * w[wOff + i];
                         }
-                        out[c][o] = acc;
+                        out[c][o] = (float) acc;
                     }
                 } else {
                     int iLo = (int) Math.max(0, -first);
                     int iHi = (int) Math.min(taps, xLen - first);
                     for (int c = 0; c < channels; c++) {
                         float[] xc = x[c];
-                        float acc = 0.0f;
+                        double acc = 0.0;
                         for (int i = iLo; i < iHi; i++) {
-                            acc += xc[(int) (first + i)] * w[wOff + i];
+                            acc += (double) xc[(int) (first + i)] * w[wOff + i];
                         }
-                        out[c][o] = acc;
+                        out[c][o] = (float) acc;
                     }
                 }
             }
