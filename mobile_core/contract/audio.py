@@ -23,6 +23,7 @@ import errno as errno_mod
 import os
 import re
 import secrets
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,6 +255,28 @@ def _to_pcm(block: np.ndarray, bits: int) -> np.ndarray:
     return q.astype(np.int32) << 8
 
 
+_HELD = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP"))
+              if s is not None)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for this thread during the block (delivered right after it).
+
+    A temporary file must be recorded by its writer as soon as it exists, or an interrupt
+    between the two leaves it behind; POSIX lets the block defer them. Elsewhere (no
+    ``pthread_sigmask``) the block runs as it is.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _create_unique(folder: Path, prefix: str) -> Path:
     """Create a new empty file ``folder / (prefix + random hex)`` with the usual permissions.
 
@@ -304,12 +327,13 @@ class AtomicWavWriter:
             why = "is not a folder" if folder.exists() else "does not exist"
             raise AudioError(f"{self.path}: cannot write: {folder} {why}")
         try:
-            tmp = _create_unique(folder, f".{self.path.name}.partial-")
+            with _signals_held():  # a Ctrl-C cannot fall between creating and recording it
+                self._tmp = _create_unique(folder, f".{self.path.name}.partial-")
         except OSError as err:
             raise AudioError(
                 f"{self.path}: cannot write to folder {folder}: {_reason(err)}"
             ) from None
-        self._tmp = tmp
+        tmp = self._tmp
         try:
             self._file = sf.SoundFile(
                 str(tmp),

@@ -22,7 +22,8 @@ from .resample import StreamingResampler
 class StemSink:
     """Writes the chosen stems blockwise, optionally resampled and/or mono, all-or-nothing.
 
-    ``write(stems[S, 2, n])`` takes model-rate blocks of all stems; ``finish()`` flushes and renames
+    ``open()`` creates the temporary files; ``write(stems[S, 2, n])`` takes model-rate blocks
+    of all stems; ``finish()`` flushes and renames
     every stem into place; ``abort()`` deletes whatever was written (also already-renamed stems
     of this sink, if a later rename failed).
     """
@@ -39,12 +40,16 @@ class StemSink:
         self.resampler = (None if out_rate == model_rate else
                           StreamingResampler(model_rate, out_rate, chans * len(self.index)))
         self.committed: list[Path] = []
+
+    def open(self) -> StemSink:
+        """Create every stem's temporary file (all or none: a failure removes those made)."""
         for w in self.writers.values():
             try:
                 w.open()
             except BaseException:
                 self.abort()
                 raise
+        return self
 
     def _emit(self, y: Tensor) -> None:
         """Write ``y[len(index) * chans, n]``, cut to the promised output length."""

@@ -301,7 +301,8 @@ def separate_file(
     sink = None
     bar = None
     try:
-        sink = StemSink(paths, rate, out_rate, n_out, fmt, mono)
+        sink = StemSink(paths, rate, out_rate, n_out, fmt, mono)  # no file exists yet
+        sink.open()
         bar = _progress_bar(len(plan), path.name, progress)
         blocks = model_rate_blocks(path, info, rate)
         for out in stitch(blocks, n_model, backend, plan=plan, progress=bar):
