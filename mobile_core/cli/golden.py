@@ -57,7 +57,7 @@ _FIRST_PAIRS = ((8000, 44100), (22050, 44100), (48000, 44100), (96000, 44100), (
 RESAMPLE_PAIRS = _FIRST_PAIRS + tuple(
     pair for r in COMMON_RATES for pair in ((r, 44100), (44100, r)) if pair not in _FIRST_PAIRS)
 """The resampler's golden cases (the first five as in the first golden sets: same signals)."""
-CHANNEL_COUNTS = (1, 3, 6, 8)
+CHANNEL_COUNTS = (1, 2, 3, 6, 8)
 
 
 def randomize_batchnorm(module: nn.Module, seed: int) -> nn.Module:
