@@ -140,18 +140,7 @@ public final class ArtifactMetadata {
             int hop = intField(meta, "hop");
             channels = intField(meta, "channels");
             stems = stringList(meta.get("stems"), "stems");
-            List<String> problems = new ArrayList<>();
-            // the same checks, in the same order, as ChunkSpec.check(), before a ChunkSpec can exist
-            if (sampleRate < Resampler.MIN_RATE || sampleRate > Resampler.MAX_RATE) {
-                problems.add("sample_rate " + sampleRate);
-            }
-            if (hop < 1 || Math.min(chunk, Math.min(context, lookahead)) < 0) {
-                problems.add("non-positive sizes");
-            } else if (chunk % hop != 0 || context % hop != 0 || lookahead % hop != 0) {
-                problems.add("chunk, context and lookahead are not multiples of hop");
-            } else if ((long) chunk - context - lookahead < hop) {
-                problems.add("chunk " + chunk + " leaves no room after context and lookahead");
-            }
+            List<String> problems = new ArrayList<>(ChunkSpec.problems(sampleRate, chunk, context, lookahead, hop));
             if (stems.isEmpty() || new HashSet<>(stems).size() != stems.size()) {
                 problems.add("stems " + pyList(stems));
             }

@@ -68,6 +68,14 @@ public final class ChunkSpec {
      * like the reference runner: sample rate range, sizes, multiples of hop, room for a step.
      */
     public java.util.List<String> check() {
+        return problems(sampleRate, chunk, context, lookahead, hop);
+    }
+
+    /**
+     * {@link #check()} for numbers that are not a ChunkSpec yet (the metadata reader checks them
+     * before one can exist).
+     */
+    static java.util.List<String> problems(int sampleRate, int chunk, int context, int lookahead, int hop) {
         java.util.List<String> problems = new java.util.ArrayList<>();
         if (sampleRate < Resampler.MIN_RATE || sampleRate > Resampler.MAX_RATE) {
             problems.add("sample_rate " + sampleRate);
