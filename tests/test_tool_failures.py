@@ -290,3 +290,48 @@ def test_golden_stopped_mid_run_leaves_nothing(tmp_path) -> None:
 
 def test_one_line_escapes_control_characters_only() -> None:
     assert one_line("a  b\nc\td") == "a  b\\nc\\td"
+
+
+# 20. the remaining data cases of demix-train and demix-eval, through the real scripts ------------
+
+def _train(root: Path, out: Path, *extra: object) -> subprocess.CompletedProcess:
+    return cli("demix-train", "--data", root, "--out", out, "--config", "tiny", "--epochs", "1",
+               "--batch-size", "1", "--seq-dur", "0.5", "--samples-per-track", "1",
+               "--workers", "0", "--quiet", "--threads", "1", *extra)
+
+
+@pytest.mark.parametrize("damage", ["48kHz", "6 channels", "corrupt stem"])
+def test_train_and_eval_refuse_a_damaged_track_in_one_line(tmp_path, damage) -> None:
+    root = make_corpus(tmp_path / "data", n_train=3, n_test=1, seconds=1.0)
+    for split, song in (("train", "song00"), ("test", "test00")):
+        stem = root / split / song / "bass.wav"
+        if damage == "48kHz":
+            sf.write(stem, np.zeros((48000, 2), np.float32), 48000, subtype="FLOAT")
+        elif damage == "6 channels":
+            sf.write(stem, np.zeros((SR, 6), np.float32), SR, subtype="FLOAT")
+        else:
+            stem.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    before = snapshot(tmp_path)
+    line = one_error(_train(root, tmp_path / "run"), 1, "demix-train: error: ")
+    assert "bass.wav" in line or "song00" in line, line
+    assert snapshot(tmp_path) == before and not (tmp_path / "run").exists()
+    model = tmp_path / "m.pt"
+    save_model(Separator(MICRO), model)
+    before = snapshot(tmp_path)
+    line = one_error(cli("demix-eval", "--data", root, "--model", model, "--split", "test"), 2,
+                     "demix-eval: error: ")
+    assert "bass.wav" in line or "test00" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_train_refuses_a_corrupt_checkpoint_and_an_out_that_is_a_file(tmp_path) -> None:
+    root = make_corpus(tmp_path / "data", n_train=3, n_test=1, seconds=1.0)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CHECKPOINT).write_bytes(b"this is not a checkpoint")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    before = snapshot(tmp_path)
+    one_error(_train(root, run, "--resume"), 1, "demix-train: error: ", str(CHECKPOINT))
+    one_error(_train(root, afile), 1, "demix-train: error: ", "afile")
+    assert snapshot(tmp_path) == before
