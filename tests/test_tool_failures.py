@@ -335,3 +335,43 @@ def test_train_refuses_a_corrupt_checkpoint_and_an_out_that_is_a_file(tmp_path) 
     one_error(_train(root, run, "--resume"), 1, "demix-train: error: ", str(CHECKPOINT))
     one_error(_train(root, afile), 1, "demix-train: error: ", "afile")
     assert snapshot(tmp_path) == before
+
+
+# 17 and 19 through the real scripts --------------------------------------------------------------
+
+@pytest.mark.parametrize("damage, needle", [("nan", "NaN"), ("inf", "infinite"),
+                                            ("variance", "variance")])
+def test_converter_script_refuses_damaged_weights(tmp_path, damage, needle) -> None:
+    from .test_convert_upstream import random_upstream
+
+    sep = Separator.from_config("tiny")
+    blocks = list(zip(sep.transform.block_channels, sep.transform.block_lengths))
+    state = random_upstream(blocks, seed=3).state_dict()
+    if damage == "variance":
+        key = next(k for k in state if k.endswith("running_var"))
+        state[key] = -state[key].abs() - 1.0
+    else:
+        key = next(k for k in state if k.endswith("weight"))
+        state[key] = state[key].clone()
+        state[key].view(-1)[0] = float("nan") if damage == "nan" else float("inf")
+    ckpt = tmp_path / "xumx_slicq_v2.pth"
+    torch.save(state, ckpt)
+    before = snapshot(tmp_path)
+    one_error(cli("demix-convert-upstream", ckpt, tmp_path / "out.pt", "--config", "tiny"), 2,
+              needle)
+    assert snapshot(tmp_path) == before
+
+
+def test_synth_script_rerun_with_fewer_songs_leaves_no_stale_song(tmp_path) -> None:
+    out = tmp_path / "corpus"
+    args = ["synth", "--out", out, "--seconds-per-song", "2", "--test-fraction", "0",
+            "--valid-fraction", "0", "--workers", "1", "--quiet", "--no-midi"]
+    first = cli("demix-data", *args, "--songs", "3", timeout=600)
+    assert first.returncode == 0, first.stderr
+    songs = sorted(p.name for p in (out / "train").iterdir())
+    assert len(songs) == 3
+    second = cli("demix-data", *args, "--songs", "2", timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert sorted(p.name for p in (out / "train").iterdir()) == songs[:2]
+    listed = json.loads((out / "corpus.json").read_text())
+    assert songs[2] not in json.dumps(listed)
