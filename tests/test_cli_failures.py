@@ -257,6 +257,17 @@ def test_a_model_file_is_recognised_by_its_content(tmp_path, wav, tiny_model_fil
     one_error(cli("demix", "-m", text, wav, "-o", tmp_path / "o2"), 1, "unknown model file")
 
 
+@pytest.mark.parametrize("kind", ["pte", "ptl", "onnx", "ort"])
+def test_an_artifact_is_recognised_by_its_content(tmp_path, wav, artifacts, kind) -> None:
+    renamed = tmp_path / "model.bin"
+    renamed.write_bytes(artifacts(kind).read_bytes())
+    assert backend_for_path(renamed) == kind
+    res = cli("demix", "-m", renamed, "-q", wav, "-o", tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == [
+        "bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+
+
 # 13. non-finite stems --------------------------------------------------------------------------
 
 

@@ -114,7 +114,8 @@ def _raw_metadata(path: Path, kind: str) -> str:
             "reading ONNX files needs onnxruntime: pip install 'demix-mobile[export]'"
         ) from None
     try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(path), ort_session_options(ort, kind),
+                                    providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"{path} is not a loadable ONNX model ({first[:160]})") from None
@@ -124,10 +125,23 @@ def _raw_metadata(path: Path, kind: str) -> str:
     return meta[ONNX_METADATA_KEY]
 
 
-def read_artifact_metadata(path: str | os.PathLike) -> dict:
-    """Read and validate the metadata of any exported artifact."""
+def ort_session_options(ort, kind: str):  # noqa: ANN001, ANN201 - ort: onnxruntime itself
+    """``SessionOptions`` for an ``onnx``/``ort`` file: onnxruntime picks the format from the
+    ``.ort`` extension, so a file recognised as ORT by its content says so explicitly."""
+    opts = ort.SessionOptions()
+    if kind == "ort":
+        opts.add_session_config_entry("session.load_model_format", "ORT")
+    return opts
+
+
+def read_artifact_metadata(path: str | os.PathLike, kind: str | None = None) -> dict:
+    """Read and validate the metadata of any exported artifact.
+
+    ``kind`` (pte, ptl, onnx, ort): what the file is, when its name does not say (a file
+    recognised by its content); default: from the file name.
+    """
     path = Path(path)
-    kind = artifact_kind(path)
+    kind = artifact_kind(path) if kind is None else kind
     if not path.is_file():
         raise ModelFileError(f"artifact {path} does not exist" if not path.exists()
                              else f"artifact {path} is not a file")

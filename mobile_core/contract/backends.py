@@ -140,7 +140,7 @@ def sniff_kind(path: str | os.PathLike) -> str | None:
         return "pte"
     if len(head) >= 8 and head[4:8] == b"ORTM":
         return "ort"
-    if head[:1] == b"\x08" and Path(path).suffix.lower() == ".onnx":
+    if len(head) >= 2 and head[0] == 0x08 and 3 <= head[1] <= 32:  # field 1, ir_version 3..32
         return "onnx"
     return None
 

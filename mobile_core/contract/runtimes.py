@@ -23,6 +23,7 @@ from ..errors import ModelFileError
 from .artifacts import (
     INPUT_NAME,
     OUTPUT_NAME,
+    ort_session_options,
     read_artifact_metadata,
     spec_from_metadata,
     whole_number,
@@ -205,7 +206,7 @@ class OnnxBackend(ArtifactBackend):
         ort = import_quietly("onnxruntime", ".onnx/.ort artifacts")
 
         self.name = kind
-        opts = ort.SessionOptions()
+        opts = ort_session_options(ort, kind)
         if threads:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
@@ -232,19 +233,14 @@ class OnnxBackend(ArtifactBackend):
         return self._check_output(torch.from_numpy(out))
 
 
-def _ptl_metadata(path: Path) -> dict:
-    """Metadata of a ``.ptl`` (read from its zip archive, no runtime needed)."""
-    return read_artifact_metadata(path)
-
-
 def read_metadata(path: Path, kind: str) -> dict:
     """The artifact's metadata; native runtime logs are kept off stderr."""
-    if kind == "ptl":
-        return _ptl_metadata(path)
+    if kind == "ptl":  # a zip archive: no runtime, no native logs
+        return read_artifact_metadata(path, kind)
     logs: list[str] = []
     try:
         with capture_stderr(logs):
-            return read_artifact_metadata(path)
+            return read_artifact_metadata(path, kind)
     except ModelFileError as e:
         why = last_native_log(logs)
         if why and kind == "pte" and "loadable" in str(e):
