@@ -220,6 +220,25 @@ def test_system_errors_give_the_os_reason(code) -> None:
     assert reason == os.strerror(code)
 
 
+def test_a_full_disk_is_named_through_demix(tmp_path, wav) -> None:
+    """A 256 KiB tmpfs holds less than the four stems: one line with the OS's reason (mounting
+    needs root, which CI and the dev boxes are; Permission denied cannot be provoked as root,
+    hence the in-process test above)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    assert mounted.returncode == 0, f"cannot mount a small tmpfs: {mounted.stderr}"
+    try:
+        long = write_audio(tmp_path / "long.wav", torch.randn(2, 2 * SR) * 0.1,
+                           subtype="PCM_16")
+        line = one_error(cli("demix", "-q", long, "-o", disk), 1, "No space left on device")
+        assert "System error" not in line
+        assert list(disk.iterdir()) == []  # no partial stem, no song folder
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
 # 10. odd paths ---------------------------------------------------------------------------------
 
 
