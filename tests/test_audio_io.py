@@ -247,3 +247,25 @@ def test_unwritable_folder(tmp_path: Path) -> None:
 def test_writer_rejects_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="wav16"):
         AtomicWavWriter(tmp_path / "x.wav", SR, 2, fmt="mp3")
+
+
+@pytest.mark.parametrize("subtype, width", [("PCM_16", 4), ("PCM_24", 6), ("FLOAT", 8)])
+def test_a_truncated_wav_is_refused_not_shortened(tmp_path: Path, subtype: str, width: int) -> None:
+    """libsndfile decodes what a truncated WAV holds; the contract refuses it (as the bridge)."""
+    from mobile_core.contract.audio import probe, read
+
+    x = np.zeros((1000, 2), np.float32)
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, x, 44100, subtype=subtype)
+    assert probe(whole).frames == 1000
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[: len(raw) - 251 * width])  # the last 251 frames missing
+    for fn in (probe, read):
+        with pytest.raises(AudioError, match="truncated file: its header declares 1000 frames "
+                                             "but only 749 are present"):
+            fn(cut)
+    # a chunk after the data (as some editors write) is not a truncation
+    tail = tmp_path / "tail.wav"
+    tail.write_bytes(raw + b"LIST\x04\x00\x00\x00INFO")
+    assert probe(tail).frames == 1000

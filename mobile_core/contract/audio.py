@@ -37,6 +37,7 @@ from torch import Tensor
 from ..errors import AudioError
 from .native_logs import capture_stderr
 from .resample import MAX_RATE, MIN_RATE
+from .wav_header import wav_frames
 
 __all__ = [
     "WAV_FORMATS",
@@ -152,6 +153,10 @@ def _info(path: Path, handle: sf.SoundFile, min_frames: int) -> AudioInfo:
         )
     if info.channels < 1:
         raise AudioError(f"{path}: the file declares no audio channels")
+    frames = wav_frames(path) if info.format in ("WAV", "WAVEX") else None
+    if frames is not None and frames[0] > frames[1]:
+        raise AudioError(f"{path}: truncated file: its header declares {frames[0]} frames but "
+                         f"only {frames[1]} are present")
     if info.frames <= 0:
         raise AudioError(f"{path}: contains no audio (0 frames)")
     if info.frames < min_frames:
