@@ -22,7 +22,6 @@ that to ``demix-export`` to get the matching artifact for an on-device test).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +38,7 @@ from torch import Tensor, nn
 from ..contract import resample as rs
 from ..contract.channels import downmix_matrix, to_stereo
 from ..contract.chunking import ChunkSpec, chunk_spec, default_chunk_hops, plan_chunks
+from ..contract.files import make_folder, remove_empty
 from ..model.config import separator_config
 from ..model.separator import Separator
 from .guard import OneLineParser, console_main, error_line, say
@@ -238,7 +238,7 @@ def write_golden(out: Path, configs: Sequence[str] = ("tiny", "xumx-rt"),
     when complete (the manifest last): a run that fails or is stopped leaves nothing.
     """
     out = Path(out)
-    created = _make_parents(out.parent)
+    created = make_folder(out.parent)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same reduction order on every run and machine
@@ -248,23 +248,10 @@ def write_golden(out: Path, configs: Sequence[str] = ("tiny", "xumx-rt"),
         return manifest
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty(out.parent, created)
         raise
     finally:
         torch.set_num_threads(threads)
-
-
-def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; returns those created, outermost first."""
-    missing = []
-    p = folder
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
 
 
 def _publish(stage: Path, out: Path) -> None:
