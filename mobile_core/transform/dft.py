@@ -167,6 +167,7 @@ class ComplexDFT(nn.Module):
                                  persistent=False)
         else:
             self.rdft = RealDFT(n, mode, dtype)
+            self.register_buffer("mirror", mirror_index(n), persistent=False)
 
     def _apply(self, fn, recurse: bool = True):
         # a dtype change re-derives the basis from its float64 design (exact at any precision,
@@ -196,7 +197,7 @@ class ComplexDFT(nn.Module):
         else:
             lo = torch.stack((ar - bi, ai + br), dim=-1)
             hi = torch.stack((ar + bi, br - ai), dim=-1)
-        out = torch.cat((lo, hi[..., 1:h, :].flip(-2)), dim=-2)
+        out = torch.cat((lo, hi.index_select(-2, self.mirror)), dim=-2)
         return out * (1.0 / n) if self.inverse else out
 
 
@@ -215,15 +216,24 @@ class RealIDFT(nn.Module):
             raise ValueError("RealIDFT needs an even length")
         self.n = n
         self.rdft = RealDFT(n, mode, dtype)
+        self.register_buffer("mirror", mirror_index(n), persistent=False)
 
     def forward(self, y: Tensor) -> Tensor:
         h = self.n // 2
         re, im = _halves(y, -1)  # [..., h + 1, 1]: slices, not selects (see ComplexDFT)
-        u = torch.cat((re + im, (re - im)[..., 1:h, :].flip(-2)), dim=-2)
+        u = torch.cat((re + im, (re - im).index_select(-2, self.mirror)), dim=-2)
         spec = self.rdft(u.reshape(u.shape[:-1]))
         ur, ui = _halves(spec, -1)
-        x = torch.cat((ur + ui, (ur - ui)[..., 1:h, :].flip(-2)), dim=-2)
+        x = torch.cat((ur + ui, (ur - ui).index_select(-2, self.mirror)), dim=-2)
         return x.reshape(x.shape[:-1]) * (1.0 / self.n)
+
+
+def mirror_index(n: int) -> Tensor:
+    """``[n/2 - 1, ..., 1]``: the half-spectrum bins that give bins ``n/2 + 1 .. n - 1`` of a
+    length-``n`` DFT, read backwards. One ``index_select`` with it replaces a slice and a flip:
+    ExecuTorch's portable ``flip`` kernel costs ~10 ns per element, ``index_select`` ~2.4 (one
+    thread, 0.9 M-element tensors, Intel Xeon dev box)."""
+    return torch.arange(n // 2 - 1, 0, -1)
 
 
 def _halves(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
