@@ -208,6 +208,12 @@ class RealIDFT(nn.Module):
     ``u = even extension of Re Y + odd extension of Im Y`` gives ``U`` with
     ``Re U = sum Re Y_full cos`` and ``Im U = -sum Im Y_full sin``, so for ``0 <= t <= n/2``:
     ``x[t] = (Re U[t] + Im U[t]) / n`` and ``x[n - t] = (Re U[t] - Im U[t]) / n``.
+
+    Both ends are the same pattern: from the sums ``(a + b, a - b)`` of a half spectrum's pairs,
+    read ``a + b`` at bins ``0..n/2`` then ``a - b`` at bins ``n/2 - 1..1`` (:attr:`unfold`, one
+    ``index_select``; no flip, no concatenation). :meth:`from_sums` starts from those sums (the
+    transform's exported inverse map makes them directly); the output's are a ``[2, 2]`` matmul
+    that also scales by ``1/n``.
     """
 
     def __init__(self, n: int, mode: str = "fft", dtype: torch.dtype = torch.float32) -> None:
@@ -216,16 +222,21 @@ class RealIDFT(nn.Module):
             raise ValueError("RealIDFT needs an even length")
         self.n = n
         self.rdft = RealDFT(n, mode, dtype)
-        self.register_buffer("mirror", mirror_index(n), persistent=False)
+        h = n // 2
+        unfold = torch.cat((2 * torch.arange(h + 1), 2 * torch.arange(h - 1, 0, -1) + 1))
+        self.register_buffer("unfold", unfold, persistent=False)
+        sums = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=torch.float64) / n
+        self.register_buffer("scaled_sums", sums.to(dtype), persistent=False)
 
     def forward(self, y: Tensor) -> Tensor:
-        h = self.n // 2
-        re, im = _halves(y, -1)  # [..., h + 1, 1]: slices, not selects (see ComplexDFT)
-        u = torch.cat((re + im, (re - im).index_select(-2, self.mirror)), dim=-2)
-        spec = self.rdft(u.reshape(u.shape[:-1]))
-        ur, ui = _halves(spec, -1)
-        x = torch.cat((ur + ui, (ur - ui).index_select(-2, self.mirror)), dim=-2)
-        return x.reshape(x.shape[:-1]) * (1.0 / self.n)
+        re, im = _halves(y, -1)
+        return self.from_sums(torch.cat((re + im, re - im), dim=-1))
+
+    def from_sums(self, pq: Tensor) -> Tensor:
+        """``pq[..., n//2 + 1, 2]`` = ``(Re Y + Im Y, Re Y - Im Y)`` per bin -> ``x[..., n]``."""
+        u = pq.flatten(-2).index_select(-1, self.unfold)  # [..., n]
+        spec = self.rdft(u) @ self.scaled_sums  # [..., n/2 + 1, 2]: (x[t], x[n - t])
+        return spec.flatten(-2).index_select(-1, self.unfold)
 
 
 def mirror_index(n: int) -> Tensor:

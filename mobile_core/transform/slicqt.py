@@ -97,13 +97,12 @@ class SliCQT(nn.Module):
         self.register_buffer("fwd_index", pair_index(d.fwd_index), persistent=False)
         fwd_w = np.stack((d.fwd_weight_re, d.fwd_weight_im), axis=-1)
         self.register_buffer("fwd_weight", torch.from_numpy(fwd_w), persistent=False)
-        self.register_buffer("inv_index", pair_index(d.inv_index.reshape(-1)), persistent=False)
-        inv_w = np.stack((d.inv_weight_re, d.inv_weight_im), axis=-1)
-        self.register_buffer("inv_weight", torch.from_numpy(inv_w), persistent=False)
-        # eager inverses use a compact form of the same map (see _compact_spectrum), derived from
-        # these buffers whenever they are (re)made (_apply) and kept out of the buffers, so that
-        # exports do not carry it
-        self.compact_inverse = True
+        # the inverse map, split: every bin's first two contributions ("main") and the few
+        # bins' third and fourth ones ("extra"); see inverse_tables
+        for name, table in inverse_tables(d).items():
+            self.register_buffer(name, table, persistent=False)
+        # eager inverses read the same tables as slot lists (see _compact_spectrum), derived
+        # from these buffers whenever they are (re)made (_apply)
         self._compact: tuple[Tensor, ...] = ()
         self.slice_dft = RealDFT(d.sllen, dft, f64)
         self.slice_idft = RealIDFT(d.sllen, dft, f64)
@@ -135,7 +134,7 @@ class SliCQT(nn.Module):
                 mod._buffers[leaf] = ref.to(device=cur.device, dtype=cur.dtype)
             self._dtype = self.slice_window.dtype
             self._twins = {}
-        if "inv_weight" in self._buffers:
+        if "inv_main_weight" in self._buffers:
             self._compact = self._compact_map()
         return self
 
@@ -266,7 +265,7 @@ class SliCQT(nn.Module):
                       [k.reshape(-1, f, s, m) for k, (f, m) in zip(masks, shapes, strict=True)])
         h = self.hop
         if exporting():
-            ola = self._overlap_add_portable(flat, flat_masks, s)
+            ola = self._overlap_add_export(flat, flat_masks, s)
         else:
             # in place: row r of [R, S+1, hop] gets the first half of slice r and the second
             # half of slice r-1 (the same two sums as the portable form, bit for bit)
@@ -294,26 +293,18 @@ class SliCQT(nn.Module):
         a, b = max(0, span[0]), min(length, span[1])
         return max(0, a // h), min(n_slices, (b - 1) // h + 2)
 
-    def _overlap_add_portable(self, flat: list[Tensor], masks: list[Tensor] | None,
-                              s: int) -> Tensor:
-        """Slices overlap-added pass by pass without in-place writes (exports): row r of
-        ``[R, S+1, hop]`` = second half of slice r-1 + first half of slice r; the last row of a
-        pass carries into the next pass."""
+    def _overlap_add_export(self, flat: list[Tensor], masks: list[Tensor] | None,
+                            s: int) -> Tensor:
+        """Slices overlap-added without in-place writes (exports): the frames ``[R, s, sllen]``
+        of all passes, padded by ``hop`` zeros at both ends and viewed as ``[R, s + 1, 2, hop]``:
+        row ``r`` is then (second half of slice ``r - 1``, first half of slice ``r``), and their
+        sum is row ``r`` of the overlap-add ``[R, S + 1, hop]``."""
         h = self.hop
-        rows: list[Tensor] = []
-        carry: Tensor | None = None
-        for g0, g1 in self._groups(s):
-            frames = self._inverse_frames(*_pass(flat, masks, g0, g1))  # [R, s_g, sllen]
-            zero = torch.zeros_like(frames[:, :1, :h])
-            local = torch.cat((frames[..., :h], zero), dim=1) + torch.cat(
-                (zero, frames[..., h:]), dim=1
-            )
-            if carry is not None:
-                local = torch.cat((local[:, :1] + carry, local[:, 1:]), dim=1)
-            rows.append(local[:, :-1])
-            carry = local[:, -1:]
-        rows.append(carry)
-        return torch.cat(rows, dim=1)
+        frames = [self._inverse_frames(*_pass(flat, masks, g0, g1)) for g0, g1 in self._groups(s)]
+        x = frames[0] if len(frames) == 1 else torch.cat(frames, dim=1)  # [R, s, sllen]
+        pairs = nn.functional.pad(x.reshape(x.shape[0], -1), (h, h)).reshape(-1, s + 1, 2, h)
+        # slices, not selects (a select is a portable copy kernel outside XNNPACK in a .pte)
+        return (pairs[:, :, :1] + pairs[:, :, 1:]).reshape(-1, s + 1, h)
 
     def _inverse_frames(self, blocks: list[Tensor], masks: list[Tensor] | None = None) -> Tensor:
         """Blocks ``[R, F_b, s, T_b, 2]`` (times ``masks[R, F_b, s, T_b]``) -> windowless slice
@@ -335,18 +326,33 @@ class SliCQT(nn.Module):
             else:
                 parts.append(z.reshape(-1, s, f * m, 2))
             start += f * m
-        if not eager:
-            spec = torch.cat(parts, dim=-2)  # [R, s, P, 2]
-        elif self.compact_inverse:
+        if eager:
             return self.slice_idft(self._compact_spectrum(spec))
-        # each half-spectrum bin gathers its (at most Q) weighted contributions, then sums them
-        q, nb = self.inv_weight.shape[:2]
-        g = spec.flatten(-2).index_select(-1, self.inv_index).reshape(-1, s, q, nb, 2)
-        # slices r:r+1, not selects g[:, :, r] (a select is a portable copy kernel in a .pte)
-        y = g[:, :, :1] * self.inv_weight[:1]
-        for r in range(1, q):
-            y = y + g[:, :, r : r + 1] * self.inv_weight[r : r + 1]
-        return self.slice_idft(y.reshape(-1, s, nb, 2))  # y: [R, s, 1, sllen/2 + 1, 2]
+        return self.slice_idft.from_sums(self._sum_pairs(torch.cat(parts, dim=-2)))
+
+    def _sum_pairs(self, spec: Tensor) -> Tensor:
+        """Exported form of the inverse map: coefficient spectra ``[R, s, P, 2]`` -> ``[R, s,
+        n_bins, 2]`` holding ``(Re Y + Im Y, Re Y - Im Y)`` of each half-spectrum bin ``Y`` (what
+        :meth:`.RealIDFT.from_sums` takes).
+
+        Gathers only (every runtime has ``index_select``; no scatter): each bin's two main
+        contributions as ``(Re, Im, Re, Im)``, weighted, and summed into both sums by one
+        ``[4, 2]`` matmul; the few bins' extra contributions the same way, then added to every
+        bin through one gather that reads zeros for bins without any.
+        """
+        s = spec.shape[1]
+        nb = self.inv_main_weight.shape[0]
+        flat = spec.flatten(-2)  # [R, s, 2P]
+        g = flat.index_select(-1, self.inv_main_index).reshape(-1, s, nb, 4)
+        pq = (g * self.inv_main_weight) @ self.inv_main_sums  # [R, s, nb, 2]
+        ne = self.inv_extra_weight.shape[0]
+        if ne == 0:
+            return pq
+        k = self.inv_extra_weight.shape[1]
+        e = flat.index_select(-1, self.inv_extra_index).reshape(-1, s, ne, k)
+        e = (e * self.inv_extra_weight) @ self.inv_extra_sums  # [R, s, ne, 2]
+        e = nn.functional.pad(e.reshape(-1, s, 2 * ne), (0, 2))  # zeros for the other bins
+        return pq + e.index_select(-1, self.inv_extra_merge).reshape(-1, s, nb, 2)
 
     def _compact_spectrum(self, spec: Tensor) -> Tensor:
         """Coefficient spectra ``[R, s, P, 2]`` -> half spectra ``[R, s, n_bins, 2]``.
@@ -369,22 +375,67 @@ class SliCQT(nn.Module):
         return y.index_add_(-2, extra_bins, e * extra_weight)
 
     def _compact_map(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """The inverse map split for :meth:`_compact_spectrum`, from the current buffers.
+        """The inverse tables as slot lists for :meth:`_compact_spectrum`, from the buffers.
 
-        Returns ``main_slots[rows * n_bins]`` (coefficient slot of the first ``rows <= 2``
-        contributions of every bin), ``main_weight[rows, n_bins, 2]``, and the nonzero entries of
-        the other rows, row by row: ``extra_bins[E]``, ``extra_slots[E]``, ``extra_weight[E, 2]``.
-        Derived in :meth:`_apply`, i.e. at construction and on every ``.to()``.
+        Returns ``main_slots[2 * n_bins]`` (coefficient slot of each bin's first and second
+        contribution, row-major), ``main_weight[2, n_bins, 2]``, and the nonzero extra
+        contributions row by row (third ones, then fourth ones): ``extra_bins[E]``,
+        ``extra_slots[E]``, ``extra_weight[E, 2]``. Derived in :meth:`_apply`, i.e. at
+        construction and on every ``.to()``.
         """
         # normal tensors even when made under inference_mode (a later autograd pass, e.g.
         # training after a validation run, must be able to save them for backward)
         with torch.inference_mode(False), torch.no_grad():
-            w = self.inv_weight.clone()  # [Q, n_bins, 2]
-            q, nb = w.shape[:2]
-            slots = self.inv_index.clone()[0::2].view(q, nb) // 2  # slot of each contribution
-            rows = min(q, 2)
-            r, j = torch.nonzero(w[rows:].ne(0).any(-1), as_tuple=True)
-            return slots[:rows].reshape(-1), w[:rows].clone(), j, slots[rows:][r, j], w[rows:][r, j]
+            nb = self.inv_main_weight.shape[0]
+            main_slots = (self.inv_main_index.view(nb, 2, 2)[:, :, 0] // 2).t().reshape(-1)
+            main_weight = self.inv_main_weight.view(nb, 2, 2).transpose(0, 1).clone()
+            ne, k = self.inv_extra_weight.shape
+            merge = self.inv_extra_merge.view(nb, 2)[:, 0]
+            bins = torch.nonzero(merge < 2 * ne).flatten()  # merge[bin] = 2 * (its extra row)
+            rows = merge[bins] // 2
+            slots = (self.inv_extra_index.view(ne, k // 2, 2)[:, :, 0] // 2).t()  # [k/2, ne]
+            weight = self.inv_extra_weight.view(ne, k // 2, 2).transpose(0, 1)  # [k/2, ne, 2]
+            r, i = torch.nonzero(weight.ne(0).any(-1), as_tuple=True)  # row-major
+            assert torch.equal(rows, torch.arange(ne))  # extra rows follow ascending bins
+            return main_slots.clone(), main_weight, bins[i], slots[r, i].clone(), weight[r, i].clone()
+
+
+def inverse_tables(d: SliCQDesign) -> dict[str, Tensor]:
+    """The inverse map of design ``d`` (``inv_index[Q, n_bins]`` and its weights) as the tables
+    the transform keeps (float64 weights, int64 indices).
+
+    For every half-spectrum bin its first two contributions (zero weight where it has fewer):
+    ``inv_main_index[4 n_bins]``, the float indices of ``(Re, Im, Re, Im)`` of the two slots in a
+    flattened ``[P, 2]`` coefficient spectrum, and ``inv_main_weight[n_bins, 4]``. For the ``ne``
+    bins with more (a few hundred of xumx-rt's 9031): ``inv_extra_index[ne * k]`` and
+    ``inv_extra_weight[ne, k]`` of their other ``k/2`` contributions (ascending bins), and
+    ``inv_extra_merge[2 n_bins]``: where bin ``j``'s (re, im) sit in the flattened ``[ne, 2]``
+    extra sums, or ``2 ne`` (a zero appended after them) for bins without extras.
+    ``inv_main_sums[4, 2]`` and ``inv_extra_sums[k, 2]`` turn weighted ``(Re, Im, ...)`` into
+    ``(Re Y + Im Y, Re Y - Im Y)``.
+    """
+    q, nb = d.inv_index.shape
+    w = np.stack((d.inv_weight_re, d.inv_weight_im), axis=-1)  # [Q, nb, 2]
+    slots = np.concatenate((d.inv_index, np.zeros((max(0, 4 - q), nb), np.int64)))
+    w = np.concatenate((w, np.zeros((max(0, 4 - q), nb, 2))))
+    q = max(q, 2)
+    pairs = 2 * slots[:, :, None] + np.arange(2)  # [Q, nb, 2] float index of (re, im)
+    main_index = pairs[:2].transpose(1, 0, 2).reshape(-1)
+    main_weight = w[:2].transpose(1, 0, 2).reshape(nb, 4)
+    extra_bins = np.nonzero((w[2:q] != 0).any(axis=(0, 2)))[0]
+    ne, k = len(extra_bins), 2 * (q - 2)
+    extra_index = pairs[2:q, extra_bins].transpose(1, 0, 2).reshape(-1)
+    extra_weight = w[2:q, extra_bins].transpose(1, 0, 2).reshape(ne, k)
+    merge = np.full((nb, 2), 2 * ne, np.int64)
+    merge[extra_bins] = 2 * np.arange(ne)[:, None] + np.arange(2)
+    sums = np.array([[1.0, 1.0], [1.0, -1.0]])
+    tables = {
+        "inv_main_index": main_index, "inv_main_weight": main_weight,
+        "inv_main_sums": np.tile(sums, (2, 1)),
+        "inv_extra_index": extra_index, "inv_extra_weight": extra_weight,
+        "inv_extra_sums": np.tile(sums, (k // 2, 1)), "inv_extra_merge": merge.reshape(-1),
+    }
+    return {name: torch.from_numpy(np.ascontiguousarray(t)) for name, t in tables.items()}
 
 
 def apply_mask(mask: Tensor, x: Tensor) -> Tensor:
@@ -406,4 +457,4 @@ def magnitude(blocks: list[Tensor]) -> list[Tensor]:
     return [torch.sqrt(b[..., 0] * b[..., 0] + b[..., 1] * b[..., 1]) for b in blocks]
 
 
-__all__ = ["SliCQT", "apply_mask", "magnitude", "n_slices"]
+__all__ = ["SliCQT", "apply_mask", "inverse_tables", "magnitude", "n_slices"]
