@@ -165,9 +165,9 @@ class _Inverse(torch.nn.Module):
 def _full_gather_sums(name: str, spec: torch.Tensor) -> torch.Tensor:
     """Reference: every bin's weighted contributions straight from the design's full table
     ``inv_index[Q, n_bins]``, as ``(Re Y + Im Y, Re Y - Im Y)``; spec ``[R, s, P, 2]``."""
+    from mobile_core.transform.config import transform_config
     from mobile_core.transform.design import design
     from mobile_core.transform.scales import make_scale
-    from mobile_core.transform.config import transform_config
 
     c = transform_config(name)
     d = design(make_scale(c.scale, c.fmin, c.fmax, c.bins, c.gamma), c.sample_rate)

@@ -152,7 +152,10 @@ class ComplexDFT(nn.Module):
     Short lengths (``n <= DENSE_MAX``) are one real matmul with a ``[2n, 2n]`` basis. Longer ones
     use two real DFTs (``A = DFT(re)``, ``B = DFT(im)``) and Hermitian symmetry:
     ``DFT(z) = (Ar - Bi) + i (Ai + Br)``, ``IDFT(z) = ((Ar + Bi) + i (Br - Ai)) / n`` for bins up to
-    ``n/2``; the other bins are the same expressions with ``Ai, Bi`` negated, read backwards.
+    ``n/2``; bin ``n - k`` is the same expression with ``Ai, Bi`` negated. Both bins of every
+    ``k`` come from one ``[4, 4]`` matmul on ``(Ar, Ai, Br, Bi)``, and one pair ``index_select``
+    puts them in order (no slices, stacks, flips or concatenations: a few large ops, which is
+    what a mobile runtime runs fastest).
     """
 
     def __init__(
@@ -167,7 +170,9 @@ class ComplexDFT(nn.Module):
                                  persistent=False)
         else:
             self.rdft = RealDFT(n, mode, dtype)
-            self.register_buffer("mirror", mirror_index(n), persistent=False)
+            self.register_buffer("combine", _combine_matrix(n, inverse).to(dtype),
+                                 persistent=False)
+            self.register_buffer("order", _order_index(n), persistent=False)
 
     def _apply(self, fn, recurse: bool = True):
         # a dtype change re-derives the basis from its float64 design (exact at any precision,
@@ -185,20 +190,29 @@ class ComplexDFT(nn.Module):
             lead = z.shape[:-2]
             return (z.reshape(*lead, 2 * n) @ self.basis).reshape(*lead, n, 2)
         h = n // 2
-        spec = self.rdft(z.movedim(-1, 0))  # [2, ..., h + 1, 2]
-        # slices + one reshape, not integer selects: in a .pte every select is a portable copy
-        # kernel outside the XNNPACK delegate (measured ~10 % of an xumx-rt chunk)
-        a, b = _halves(spec, 0)  # [1, ..., h + 1, 2] each
-        (ar, ai), (br, bi) = _halves(a, -1), _halves(b, -1)
-        ar, ai, br, bi = (_drop_ends(v) for v in (ar, ai, br, bi))  # [..., h + 1]
-        if self.inverse:
-            lo = torch.stack((ar + bi, br - ai), dim=-1)
-            hi = torch.stack((ar - bi, br + ai), dim=-1)
-        else:
-            lo = torch.stack((ar - bi, ai + br), dim=-1)
-            hi = torch.stack((ar + bi, br - ai), dim=-1)
-        out = torch.cat((lo, hi.index_select(-2, self.mirror)), dim=-2)
-        return out * (1.0 / n) if self.inverse else out
+        lead = z.shape[:-2]
+        spec = self.rdft(z.movedim(-1, 0))  # [2, ..., h + 1, 2]: (A, B) x (re, im)
+        quads = spec.movedim(0, -2).reshape(-1, 4)  # (Ar, Ai, Br, Bi) per bin
+        # a 2-D matmul against a constant: one XNNPACK fully-connected op (a batched matmul
+        # would expand the constant per leading index)
+        pairs = (quads @ self.combine).reshape(*lead, 2 * (h + 1), 2)  # lo[k], hi[k], ...
+        return pairs.index_select(-2, self.order)
+
+
+def _combine_matrix(n: int, inverse: bool) -> Tensor:
+    """``[4, 4]`` (float64): ``(Ar, Ai, Br, Bi) @ C = (lo_re, lo_im, hi_re, hi_im)``, bin ``k``
+    and bin ``n - k`` of :class:`ComplexDFT`'s output from the real DFTs of its input's parts."""
+    lo_re, lo_im, hi_re, hi_im = [1, 0, 0, -1], [0, 1, 1, 0], [1, 0, 0, 1], [0, -1, 1, 0]
+    cols = (hi_re, hi_im, lo_re, lo_im) if inverse else (lo_re, lo_im, hi_re, hi_im)
+    c = torch.tensor(cols, dtype=torch.float64).t().contiguous()  # (exports want contiguous)
+    return c / n if inverse else c
+
+
+def _order_index(n: int) -> Tensor:
+    """``[n]``: output bin ``j`` of :class:`ComplexDFT` in its ``(lo[k], hi[k])`` pairs: ``lo[j]``
+    (pair ``2j``) up to ``n/2``, then ``hi[n - j]`` (pair ``2(n - j) + 1``)."""
+    j = torch.arange(n)
+    return torch.where(j <= n // 2, 2 * j, 2 * (n - j) + 1)
 
 
 class RealIDFT(nn.Module):
@@ -235,23 +249,11 @@ class RealIDFT(nn.Module):
     def from_sums(self, pq: Tensor) -> Tensor:
         """``pq[..., n//2 + 1, 2]`` = ``(Re Y + Im Y, Re Y - Im Y)`` per bin -> ``x[..., n]``."""
         u = pq.flatten(-2).index_select(-1, self.unfold)  # [..., n]
-        spec = self.rdft(u) @ self.scaled_sums  # [..., n/2 + 1, 2]: (x[t], x[n - t])
-        return spec.flatten(-2).index_select(-1, self.unfold)
-
-
-def mirror_index(n: int) -> Tensor:
-    """``[n/2 - 1, ..., 1]``: the half-spectrum bins that give bins ``n/2 + 1 .. n - 1`` of a
-    length-``n`` DFT, read backwards. One ``index_select`` with it replaces a slice and a flip:
-    ExecuTorch's portable ``flip`` kernel costs ~10 ns per element, ``index_select`` ~2.4 (one
-    thread, 0.9 M-element tensors, Intel Xeon dev box)."""
-    return torch.arange(n // 2 - 1, 0, -1)
+        spec = self.rdft(u)  # [..., n/2 + 1, 2]
+        x = (spec.reshape(-1, 2) @ self.scaled_sums).reshape(spec.shape)  # (x[t], x[n - t])
+        return x.flatten(-2).index_select(-1, self.unfold)
 
 
 def _halves(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """The two entries of a size-2 axis as slices ``x[.., :1, ..]``, ``x[.., 1:, ..]``."""
     return x.narrow(dim, 0, 1), x.narrow(dim, 1, 1)
-
-
-def _drop_ends(x: Tensor) -> Tensor:
-    """``[1, ..., 1] -> [...]`` (the unit axes ``_halves`` left at both ends), as one reshape."""
-    return x.reshape(x.shape[1:-1])

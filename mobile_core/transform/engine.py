@@ -60,7 +60,7 @@ def _forward_frames(t: SliCQT, halves: Tensor) -> list[Tensor]:
     """``halves[R, s+1, hop]`` -> blocks ``[R, F_b, s, T_b, 2]`` (SliCQT._forward_frames)."""
     s = halves.shape[1] - 1
     spec = torch.view_as_real(torch.fft.rfft(t._windowed_frames(halves), dim=-1))
-    coefs = gather_slots(spec, t.fwd_index[0::2] // 2).view(-1, s, t._n_slots, 2)
+    coefs = gather_slots(spec, t.fwd_index).view(-1, s, t._n_slots, 2)
     coefs = torch.view_as_complex(coefs * t.fwd_weight)  # [R, s, P]
     blocks = []
     start = 0

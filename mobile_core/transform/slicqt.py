@@ -30,7 +30,7 @@ from . import engine
 from .config import TransformConfig, transform_config
 from .design import SliCQDesign, design
 from .dft import ComplexDFT, RealDFT, RealIDFT
-from .gather import gather_slots, pair_index, take_pairs
+from .gather import gather_slots, take_pairs
 from .scales import make_scale
 from .tracing import exporting
 
@@ -93,8 +93,8 @@ class SliCQT(nn.Module):
 
         f64 = torch.float64
         self.register_buffer("slice_window", torch.from_numpy(d.slice_window), persistent=False)
-        # gathers read (re, im) pairs from a flattened last axis: index 2i and 2i + 1
-        self.register_buffer("fwd_index", pair_index(d.fwd_index), persistent=False)
+        # the half-spectrum bin (slot of a [n_bins, 2] spectrum) each coefficient slot reads
+        self.register_buffer("fwd_index", torch.from_numpy(d.fwd_index), persistent=False)
         fwd_w = np.stack((d.fwd_weight_re, d.fwd_weight_im), axis=-1)
         self.register_buffer("fwd_weight", torch.from_numpy(fwd_w), persistent=False)
         # the inverse map, split: every bin's first two contributions ("main") and the few
@@ -342,17 +342,16 @@ class SliCQT(nn.Module):
         """
         s = spec.shape[1]
         nb = self.inv_main_weight.shape[0]
-        flat = spec.flatten(-2)  # [R, s, 2P]
-        g = flat.index_select(-1, self.inv_main_index).reshape(-1, s, nb, 4)
-        pq = (g * self.inv_main_weight) @ self.inv_main_sums  # [R, s, nb, 2]
+        g = spec.index_select(-2, self.inv_main_index).reshape(-1, s, nb, 4)
+        pq = ((g * self.inv_main_weight).reshape(-1, 4) @ self.inv_main_sums).reshape(-1, s, nb, 2)
         ne = self.inv_extra_weight.shape[0]
         if ne == 0:
             return pq
         k = self.inv_extra_weight.shape[1]
-        e = flat.index_select(-1, self.inv_extra_index).reshape(-1, s, ne, k)
-        e = (e * self.inv_extra_weight) @ self.inv_extra_sums  # [R, s, ne, 2]
-        e = nn.functional.pad(e.reshape(-1, s, 2 * ne), (0, 2))  # zeros for the other bins
-        return pq + e.index_select(-1, self.inv_extra_merge).reshape(-1, s, nb, 2)
+        e = spec.index_select(-2, self.inv_extra_index).reshape(-1, s, ne, k)
+        e = ((e * self.inv_extra_weight).reshape(-1, k) @ self.inv_extra_sums).reshape(-1, s, ne, 2)
+        e = nn.functional.pad(e, (0, 0, 0, 1))  # a zero pair for the bins without extras
+        return pq + e.index_select(-2, self.inv_extra_merge)
 
     def _compact_spectrum(self, spec: Tensor) -> Tensor:
         """Coefficient spectra ``[R, s, P, 2]`` -> half spectra ``[R, s, n_bins, 2]``.
@@ -387,17 +386,17 @@ class SliCQT(nn.Module):
         # training after a validation run, must be able to save them for backward)
         with torch.inference_mode(False), torch.no_grad():
             nb = self.inv_main_weight.shape[0]
-            main_slots = (self.inv_main_index.view(nb, 2, 2)[:, :, 0] // 2).t().reshape(-1)
+            main_slots = self.inv_main_index.view(nb, 2).t().reshape(-1)
             main_weight = self.inv_main_weight.view(nb, 2, 2).transpose(0, 1).clone()
             ne, k = self.inv_extra_weight.shape
-            merge = self.inv_extra_merge.view(nb, 2)[:, 0]
-            bins = torch.nonzero(merge < 2 * ne).flatten()  # merge[bin] = 2 * (its extra row)
-            rows = merge[bins] // 2
-            slots = (self.inv_extra_index.view(ne, k // 2, 2)[:, :, 0] // 2).t()  # [k/2, ne]
+            bins = torch.nonzero(self.inv_extra_merge < ne).flatten()  # merge[bin] = its row
+            rows = self.inv_extra_merge[bins]
+            slots = self.inv_extra_index.view(ne, k // 2).t()  # [k/2, ne]
             weight = self.inv_extra_weight.view(ne, k // 2, 2).transpose(0, 1)  # [k/2, ne, 2]
             r, i = torch.nonzero(weight.ne(0).any(-1), as_tuple=True)  # row-major
             assert torch.equal(rows, torch.arange(ne))  # extra rows follow ascending bins
-            return main_slots.clone(), main_weight, bins[i], slots[r, i].clone(), weight[r, i].clone()
+            extra = (bins[i], slots[r, i].clone(), weight[r, i].clone())
+            return (main_slots.clone(), main_weight, *extra)
 
 
 def inverse_tables(d: SliCQDesign) -> dict[str, Tensor]:
@@ -405,12 +404,12 @@ def inverse_tables(d: SliCQDesign) -> dict[str, Tensor]:
     the transform keeps (float64 weights, int64 indices).
 
     For every half-spectrum bin its first two contributions (zero weight where it has fewer):
-    ``inv_main_index[4 n_bins]``, the float indices of ``(Re, Im, Re, Im)`` of the two slots in a
-    flattened ``[P, 2]`` coefficient spectrum, and ``inv_main_weight[n_bins, 4]``. For the ``ne``
-    bins with more (a few hundred of xumx-rt's 9031): ``inv_extra_index[ne * k]`` and
-    ``inv_extra_weight[ne, k]`` of their other ``k/2`` contributions (ascending bins), and
-    ``inv_extra_merge[2 n_bins]``: where bin ``j``'s (re, im) sit in the flattened ``[ne, 2]``
-    extra sums, or ``2 ne`` (a zero appended after them) for bins without extras.
+    ``inv_main_index[2 n_bins]``, their slots in a ``[P, 2]`` coefficient spectrum (gathered as
+    ``(Re, Im, Re, Im)``), and ``inv_main_weight[n_bins, 4]``. For the ``ne`` bins with more (a
+    few hundred of xumx-rt's 9031): ``inv_extra_index[ne * k/2]`` and ``inv_extra_weight[ne, k]``
+    of their other ``k/2`` contributions (ascending bins), and ``inv_extra_merge[n_bins]``: each
+    bin's row in the ``[ne, 2]`` extra sums, or ``ne`` (a zero pair appended after them) for bins
+    without extras.
     ``inv_main_sums[4, 2]`` and ``inv_extra_sums[k, 2]`` turn weighted ``(Re, Im, ...)`` into
     ``(Re Y + Im Y, Re Y - Im Y)``.
     """
@@ -419,21 +418,20 @@ def inverse_tables(d: SliCQDesign) -> dict[str, Tensor]:
     slots = np.concatenate((d.inv_index, np.zeros((max(0, 4 - q), nb), np.int64)))
     w = np.concatenate((w, np.zeros((max(0, 4 - q), nb, 2))))
     q = max(q, 2)
-    pairs = 2 * slots[:, :, None] + np.arange(2)  # [Q, nb, 2] float index of (re, im)
-    main_index = pairs[:2].transpose(1, 0, 2).reshape(-1)
+    main_index = slots[:2].T.reshape(-1)
     main_weight = w[:2].transpose(1, 0, 2).reshape(nb, 4)
     extra_bins = np.nonzero((w[2:q] != 0).any(axis=(0, 2)))[0]
     ne, k = len(extra_bins), 2 * (q - 2)
-    extra_index = pairs[2:q, extra_bins].transpose(1, 0, 2).reshape(-1)
+    extra_index = slots[2:q, extra_bins].T.reshape(-1)
     extra_weight = w[2:q, extra_bins].transpose(1, 0, 2).reshape(ne, k)
-    merge = np.full((nb, 2), 2 * ne, np.int64)
-    merge[extra_bins] = 2 * np.arange(ne)[:, None] + np.arange(2)
+    merge = np.full(nb, ne, np.int64)
+    merge[extra_bins] = np.arange(ne)
     sums = np.array([[1.0, 1.0], [1.0, -1.0]])
     tables = {
         "inv_main_index": main_index, "inv_main_weight": main_weight,
         "inv_main_sums": np.tile(sums, (2, 1)),
         "inv_extra_index": extra_index, "inv_extra_weight": extra_weight,
-        "inv_extra_sums": np.tile(sums, (k // 2, 1)), "inv_extra_merge": merge.reshape(-1),
+        "inv_extra_sums": np.tile(sums, (k // 2, 1)), "inv_extra_merge": merge,
     }
     return {name: torch.from_numpy(np.ascontiguousarray(t)) for name, t in tables.items()}
 
