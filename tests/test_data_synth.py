@@ -2,6 +2,8 @@
 
 The rendering tests need libfluidsynth and the GM soundfont (Debian: libfluidsynth3,
 fluid-soundfont-gm) and are skipped without them; the composition/mixing tests always run.
+Vocal stems are sung when espeak-ng is installed, GM voice patches otherwise (the sung voice
+itself is tested in ``test_data_synth_voice.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from export.data.synth.compose import compose_song
 from export.data.synth.fluid import DEFAULT_SOUNDFONT, fluidsynth_available
 from export.data.synth.mix import master
 from export.data.synth.song import STEM_CHANNELS, STEMS
+from export.data.synth.voice import sung_share
 
 needs_fluidsynth = pytest.mark.skipif(
     not fluidsynth_available(DEFAULT_SOUNDFONT),
@@ -171,13 +174,14 @@ def test_stems_are_isolated_and_songs_independent():
     from export.data.synth.corpus import get_soundfont
     from export.data.synth.render import render_song
 
+    sung = sung_share()  # seed 5 sings when espeak-ng is installed, else a GM voice patch
     sfont = get_soundfont(DEFAULT_SOUNDFONT)
-    song = compose_song(5, 2.0)
+    song = compose_song(5, 2.0, sung)
     full = render_song(song, sfont)
-    render_song(compose_song(6, 2.0), sfont)  # a different song in between
+    render_song(compose_song(6, 2.0, sung), sfont)  # a different song in between
     np.testing.assert_array_equal(render_song(song, sfont), full)  # nothing carries over
     for k, stem in enumerate(STEMS):
-        alone = compose_song(5, 2.0)
+        alone = compose_song(5, 2.0, sung)
         alone.parts = [p for p in alone.parts if p.stem == stem]
         audio = render_song(alone, sfont)
         n = min(audio.shape[-1], full.shape[-1])

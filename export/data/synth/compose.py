@@ -66,8 +66,19 @@ def song_structure(target_bars: int, rng: np.random.Generator) -> list[Section]:
     return sections
 
 
-def compose_song(seed: int, seconds: float) -> Song:
-    """Compose a song of about ``seconds`` (rounded to whole 4/4 bars, at least one bar)."""
+SUNG_PROBABILITY = 0.75
+"""Default share of songs whose vocal stem is sung (espeak-ng + PSOLA) rather than played by a
+GM voice patch."""
+
+
+def compose_song(seed: int, seconds: float, sung_probability: float = SUNG_PROBABILITY) -> Song:
+    """Compose a song of about ``seconds`` (rounded to whole 4/4 bars, at least one bar).
+
+    ``sung_probability``: chance that :attr:`~.song.Song.vocal_source` is ``sung`` (drawn from
+    its own stream: it changes nothing else in the song).
+    """
+    if not 0.0 <= sung_probability <= 1.0:
+        raise ValueError(f"sung_probability must be within 0..1, got {sung_probability}")
     rng = np.random.default_rng(seed)
     r_struct, r_harm, r_drums, r_bass, r_other, r_vocals, r_mix = rng.spawn(7)
     style = STYLES[weighted_choice(rng, STYLE_WEIGHTS)]
@@ -90,6 +101,9 @@ def compose_song(seed: int, seconds: float) -> Song:
         part.notes = [n for n in part.notes if n.start < total]
         part.tidy()
     peak_db = float(r_mix.uniform(-6.0, -1.0))
+    (r_source,) = rng.spawn(1)
+    sung = float(r_source.random()) < sung_probability
     return Song(
-        seed, style.name, tempo, key.tonic, key.mode, 4, sections, parts, mix, swing, peak_db
+        seed, style.name, tempo, key.tonic, key.mode, 4, sections, parts, mix, swing, peak_db,
+        "sung" if sung else "gm",
     )

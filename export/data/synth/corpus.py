@@ -8,8 +8,14 @@ Layout::
     DIR/{train,test}/<track>/meta.json   per-song description (written last: "done" marker)
 
 16-bit stereo FLAC at 44.1 kHz; ``mixture`` is exactly the sum of the four stems. Song ``i`` of
-seed ``s`` depends only on ``(s, i)``: the corpus is identical for any number of workers, a
-longer corpus extends a shorter one with the same seed, and an interrupted run resumes.
+seed ``s`` depends only on ``(s, i)`` and the options (soundfonts, sung share): the corpus is
+identical for any number of workers, a longer corpus extends a shorter one with the same seed,
+and an interrupted run resumes.
+
+Most vocal stems are sung (espeak-ng + PSOLA, see ``voice.py``); the rest are GM voice patches.
+With several soundfonts (``soundfonts=``, e.g. ``"auto"``), each song and stem draws one; a
+``heldout_soundfont`` renders the ``test/`` songs alone and no training song (see
+``soundfonts.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +42,11 @@ from .midi import write_midi
 from .mix import master
 from .render import render_song
 from .song import STEMS, Song
+from .soundfonts import available_soundfonts, pick_soundfonts, soundfont_name, split_pool
+from .voice import singer_summary, sung_share
 
 SAMPLE_RATE = 44100
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when the generator's output changes, so that resumed runs re-render."""
 
 _SOUNDFONTS: dict[str, SoundFont] = {}
@@ -66,10 +75,21 @@ class RenderedSong:
 
 
 def render(
-    song: Song, soundfont: Path | str = DEFAULT_SOUNDFONT, sample_rate: int = SAMPLE_RATE
+    song: Song,
+    soundfont: Path | str | Mapping[str, Path | str] = DEFAULT_SOUNDFONT,
+    sample_rate: int = SAMPLE_RATE,
 ) -> RenderedSong:
-    """Synthesise, EQ, level and quantise the stems of ``song``."""
-    audio = render_song(song, get_soundfont(soundfont), sample_rate)
+    """Synthesise, EQ, level and quantise the stems of ``song``.
+
+    ``soundfont``: one for every stem, or one per stem name (see
+    :func:`~.soundfonts.pick_soundfonts`); only the soundfonts a stem uses are loaded.
+    """
+    if isinstance(soundfont, Mapping):
+        needed = [s for s in STEMS if not (s == "vocals" and song.vocal_source == "sung")]
+        fonts = {s: get_soundfont(soundfont[s]) for s in needed}
+        audio = render_song(song, fonts, sample_rate)
+    else:
+        audio = render_song(song, get_soundfont(soundfont), sample_rate)
     for i, stem in enumerate(STEMS):
         audio[i] = apply_eq(audio[i], song.mix[stem].eq, sample_rate)
     levels = [song.mix[stem].level_db for stem in STEMS]
@@ -94,11 +114,13 @@ def render_example(
     seed: int = 0,
     soundfont: Path | str = DEFAULT_SOUNDFONT,
     stems_dir: Path | str | None = None,
+    sung_probability: float | None = None,
 ) -> RenderedSong:
     """Render one short song and write its mixture to ``path`` (16-bit; format from the
     suffix, e.g. ``.wav`` or ``.flac``). With ``stems_dir``, also write the stems and MIDI
-    there. Returns the rendered song (int16 stems and mixture)."""
-    rendered = render(compose_song(seed, seconds), soundfont)
+    there. ``sung_probability``: see :func:`~.voice.sung_share`. Returns the rendered song
+    (int16 stems and mixture)."""
+    rendered = render(compose_song(seed, seconds, sung_share(sung_probability)), soundfont)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, rendered.mixture, rendered.sample_rate, subtype="PCM_16")
@@ -131,11 +153,14 @@ class _Job:
     song_seed: int
     seconds: float
     out: str
-    soundfont: str
+    soundfonts: tuple[str, ...]
+    """The pool this song's stems draw from."""
     midi: bool
+    sung_probability: float
 
 
-def _meta(job: _Job, rendered: RenderedSong) -> dict:
+def _meta(job: _Job, rendered: RenderedSong, fonts: dict[str, str]) -> dict:
+    song = rendered.song
     return {
         "name": job.name,
         "split": job.split,
@@ -143,7 +168,9 @@ def _meta(job: _Job, rendered: RenderedSong) -> dict:
         "generator_version": GENERATOR_VERSION,
         "target_seconds": round(job.seconds, 3),
         "audio_seconds": round(rendered.seconds, 3),
-        **rendered.song.summary(),
+        **song.summary(),
+        "soundfonts": fonts,
+        **({"singer": singer_summary(song)} if song.vocal_source == "sung" else {}),
     }
 
 
@@ -152,30 +179,62 @@ def _run_job(job: _Job) -> tuple[dict, float, bool]:
     t0 = time.process_time()
     track_dir = Path(job.out) / job.split / job.name
     meta_path = track_dir / "meta.json"
-    if meta_path.is_file():  # resume: same seed and generator -> same files
+    song = compose_song(job.song_seed, job.seconds, job.sung_probability)
+    picks = pick_soundfonts(job.song_seed, job.soundfonts)
+    fonts = {stem: soundfont_name(p) for stem, p in picks.items()}
+    if song.vocal_source == "sung":
+        fonts["vocals"] = "espeak-ng"
+    if meta_path.is_file():  # resume: same seed, generator and choices -> same files
         try:
             meta = json.loads(meta_path.read_text())
-            if (meta.get("seed"), meta.get("generator_version")) == (
-                job.song_seed,
-                GENERATOR_VERSION,
-            ) and all((track_dir / f"{s}.flac").is_file() for s in ("mixture", *STEMS)):
+            if (
+                meta.get("seed"), meta.get("generator_version"), meta.get("soundfonts"),
+                meta.get("vocal_source"),
+            ) == (job.song_seed, GENERATOR_VERSION, fonts, song.vocal_source) and all(
+                (track_dir / f"{s}.flac").is_file() for s in ("mixture", *STEMS)
+            ):
                 return meta, time.process_time() - t0, True
         except (OSError, ValueError):
             pass
-    rendered = render(compose_song(job.song_seed, job.seconds), job.soundfont)
+    rendered = render(song, picks)
     write_track(track_dir, rendered, midi=job.midi)
-    meta = _meta(job, rendered)
+    meta = _meta(job, rendered, fonts)
     tmp = meta_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=1) + "\n")
     os.replace(tmp, meta_path)
     return meta, time.process_time() - t0, False
 
 
-def _init_worker(soundfont: str) -> None:
+def _init_worker(preload: tuple[str, ...]) -> None:
     # Ctrl-C reaches the whole process group: the parent alone stops the run (and terminates
     # the pool), so the workers print no tracebacks of their own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    get_soundfont(soundfont)
+    for path in preload:
+        get_soundfont(path)
+
+
+def _soundfont_pools(
+    soundfont: Path | str, soundfonts: Sequence[Path | str] | str | None,
+    heldout: Path | str | None,
+) -> tuple[list[str], list[str]]:
+    """(training pool, test pool) as resolved paths; the test pool is the held-out
+    soundfont alone when there is one, else the training pool."""
+    if soundfonts is None:
+        pool: list[Path | str] = [soundfont]
+    elif isinstance(soundfonts, str):
+        if soundfonts != "auto":
+            raise ValueError(f"soundfonts must be a list of paths or 'auto', not {soundfonts!r}")
+        pool = list(available_soundfonts().values()) or [soundfont]
+    else:
+        pool = list(soundfonts)
+    for p in pool:
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"soundfont not found: {p}")
+    train, held = split_pool(pool, heldout)
+    train_paths = [str(Path(p).resolve()) for p in train]
+    if held is None:
+        return train_paths, train_paths
+    return train_paths, [str(held.resolve())]
 
 
 def write_corpus(
@@ -189,10 +248,19 @@ def write_corpus(
     soundfont: Path | str = DEFAULT_SOUNDFONT,
     midi: bool = True,
     progress: bool = True,
+    soundfonts: Sequence[Path | str] | str | None = None,
+    heldout_soundfont: Path | str | None = None,
+    sung_probability: float | None = None,
 ) -> dict:
     """Render ``n_songs`` songs into ``out`` and write ``out/corpus.json``.
 
     Args:
+        soundfont: the soundfont when ``soundfonts`` is None.
+        soundfonts: paths to draw from per song and stem, or ``"auto"`` (every installed one,
+            :func:`~.soundfonts.available_soundfonts`); None: ``soundfont`` alone.
+        heldout_soundfont: a name (e.g. ``"timgm6mb"``) or path: excluded from ``train/`` and
+            rendering every ``test/`` song alone.
+        sung_probability: share of sung vocal stems (see :func:`~.voice.sung_share`).
         seconds: (min, max) target song length; each song draws its own.
         workers: processes (default: CPU count); 1 renders in this process.
         test_fraction: share of songs written to ``test/`` (evenly spread by index: with 0.1,
@@ -209,9 +277,8 @@ def write_corpus(
     lo, hi = float(seconds[0]), float(seconds[-1])
     if not 0 < lo <= hi:
         raise ValueError(f"bad seconds range {seconds}")
-    soundfont = str(Path(soundfont).resolve())
-    if not Path(soundfont).is_file():
-        raise FileNotFoundError(f"soundfont not found: {soundfont}")
+    train_fonts, test_fonts = _soundfont_pools(soundfont, soundfonts, heldout_soundfont)
+    sung = sung_share(sung_probability)
     out = Path(out)
     claim_folder(out)
     jobs = []
@@ -225,7 +292,8 @@ def write_corpus(
                 f"{stale} exists but this run puts {name} in {split}/ (different "
                 "test_fraction?); use a new output directory"
             )
-        jobs.append(_Job(i, name, split, song_seed, target, str(out), soundfont, midi))
+        fonts = tuple(test_fonts if split == "test" else train_fonts)
+        jobs.append(_Job(i, name, split, song_seed, target, str(out), fonts, midi, sung))
     workers = max(1, min(workers or os.cpu_count() or 1, n_songs))
     metas: dict[int, dict] = {}
     busy = 0.0
@@ -234,11 +302,11 @@ def write_corpus(
     bar = tqdm(total=n_songs, unit="song", desc="synth", disable=not progress)
     try:
         if workers == 1:
-            get_soundfont(soundfont)
             results = map(_run_job, jobs)
             pool = None
         else:
-            pool = mp.get_context("spawn").Pool(workers, _init_worker, (soundfont,))
+            preload = tuple(train_fonts) if len(train_fonts) == 1 else ()
+            pool = mp.get_context("spawn").Pool(workers, _init_worker, (preload,))
             results = pool.imap_unordered(_run_job, jobs)
         for meta, wall, skipped in results:
             metas[meta["index"]] = meta
@@ -264,7 +332,15 @@ def write_corpus(
         "seconds_per_song": [lo, hi],
         "sample_rate": SAMPLE_RATE,
         "stems": list(STEMS),
-        "soundfont": Path(soundfont).name,
+        "soundfont": Path(train_fonts[0]).name,
+        **(
+            {"soundfonts": [Path(p).name for p in train_fonts]} if len(train_fonts) > 1 else {}
+        ),
+        **(
+            {"heldout_soundfont": Path(test_fonts[0]).name}
+            if heldout_soundfont is not None else {}
+        ),
+        "sung_probability": sung,
         "test_fraction": test_fraction,
         "valid_tracks": [n for i, n in enumerate(train) if _picked(i, valid_fraction)],
         "total_seconds": round(sum(t["audio_seconds"] for t in tracks), 3),

@@ -1,4 +1,5 @@
-"""Render a :class:`~.song.Song` to four float stems with FluidSynth.
+"""Render a :class:`~.song.Song` to four float stems with FluidSynth (a sung vocal stem comes
+from :mod:`.voice` instead).
 
 Every stem is rendered by its own fresh synth (the soundfont itself is loaded once per
 process and shared), with its own reverb and chorus unit. A stem is therefore a pure function
@@ -11,10 +12,24 @@ tail is cut.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from .fluid import SoundFont, Synth
-from .song import BEND, CONTROL, NOTE_OFF, NOTE_ON, PPQ, PROGRAM, STEMS, Event, Song, StemMix
+from .song import (
+    BEND,
+    CONTROL,
+    NOTE_OFF,
+    NOTE_ON,
+    PPQ,
+    PROGRAM,
+    STEMS,
+    VOCAL_SOURCES,
+    Event,
+    Song,
+    StemMix,
+)
 
 TAIL_BLOCK = 4096
 SILENCE = 1e-5
@@ -31,7 +46,10 @@ def _apply(synth: Synth, e: Event) -> None:
     elif e.kind == BEND:
         synth.pitch_bend(e.channel, e.a)
     elif e.kind == PROGRAM:
-        synth.program_select(e.channel, e.a, e.b)
+        try:
+            synth.program_select(e.channel, e.a, e.b)
+        except ValueError:  # a soundfont without this variation (e.g. drum kit 25): use 0
+            synth.program_select(e.channel, e.a, 0)
 
 
 def _render_stem(
@@ -71,24 +89,39 @@ def _render_stem(
 
 
 def render_song(
-    song: Song, soundfont: SoundFont, sample_rate: int = 44100, max_tail: float = 6.0
+    song: Song,
+    soundfont: SoundFont | Mapping[str, SoundFont],
+    sample_rate: int = 44100,
+    max_tail: float = 6.0,
 ) -> np.ndarray:
     """Audio of each stem (its instruments with their reverb and chorus), before EQ/levels.
+
+    ``soundfont``: one for all stems, or one per stem name. A song whose
+    :attr:`~.song.Song.vocal_source` is ``sung`` gets its vocal stem from
+    :func:`.voice.sung_vocals` (espeak-ng) instead of FluidSynth.
 
     Returns:
         float32 ``[4, 2, n]`` in :data:`~.song.STEMS` order; ``n`` covers the song and the
         longest tail (shorter stems are zero-padded).
     """
+    if song.vocal_source not in VOCAL_SOURCES:
+        raise ValueError(f"unknown vocal_source {song.vocal_source!r}")
     frames_per_tick = 60.0 * sample_rate / (song.tempo * PPQ)
     end = int(round(song.total_ticks * frames_per_tick))
     stems = []
     for stem in STEMS:
+        if stem == "vocals" and song.vocal_source == "sung":
+            from .voice import sung_vocals  # needs espeak-ng
+
+            stems.append(sung_vocals(song, sample_rate))
+            continue
+        sfont = soundfont[stem] if isinstance(soundfont, Mapping) else soundfont
         events = [e for part in song.stem_parts(stem) for e in part.events()]
         events.sort(key=lambda e: (e.tick, e.kind, e.channel))
         stems.append(
             _render_stem(
                 events, song.mix[stem], frames_per_tick, end, int(max_tail * sample_rate),
-                soundfont, sample_rate,
+                sfont, sample_rate,
             )
         )
     n = max(x.shape[1] for x in stems)

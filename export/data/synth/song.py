@@ -19,6 +19,9 @@ STEP = PPQ // 4
 STEMS = ("vocals", "drums", "bass", "other")
 """Stem order used everywhere in the project."""
 
+VOCAL_SOURCES = ("gm", "sung")
+"""Values of :attr:`Song.vocal_source`."""
+
 STEM_CHANNELS: dict[str, tuple[int, ...]] = {
     "vocals": (0, 4, 8),
     "drums": (9,),
@@ -170,6 +173,9 @@ class Song:
     swing: float = 0.5
     peak_db: float = -1.0
     """Peak level of the mixture after mastering, dBFS (< 0)."""
+    vocal_source: str = "gm"
+    """How the vocal stem is rendered: ``gm`` (its parts' GM voice patches, FluidSynth) or
+    ``sung`` (espeak-ng syllables sung on its notes, see ``voice.py``)."""
 
     @property
     def bar_ticks(self) -> int:
@@ -200,6 +206,7 @@ class Song:
             "key": f"{names[self.key]} {self.mode}",
             "swing": round(self.swing, 3),
             "peak_db": round(self.peak_db, 2),
+            "vocal_source": self.vocal_source,
             "seconds": round(self.seconds, 3),
             "sections": [[s.name, s.bars] for s in self.sections],
             "parts": [
