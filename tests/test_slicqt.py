@@ -285,3 +285,22 @@ def test_inverse_span_skips_the_slices_outside_it():
         # (passes over other slice ranges: the DFT matmuls round differently, ~1e-6)
         assert torch.allclose(part[..., a:b], full[..., a:b], rtol=0, atol=5e-6)
         assert not part[..., :a].any() and not part[..., b:].any()
+
+
+@pytest.mark.parametrize("path", ["engine", "real-valued"])
+def test_inverse_with_several_masks_per_block_row(path):
+    # [k, C, ...] masks on [C, ...] blocks: k outputs, each the inverse of its masked blocks
+    t = SliCQT.from_config("tiny")
+    x = torch.randn(2, 9000, generator=torch.Generator().manual_seed(5))
+    blocks = t(x)  # [C, F, S, T, 2]
+    g = torch.Generator().manual_seed(6)
+    masks = [torch.rand(3, *b.shape[:-1], generator=g) for b in blocks]  # [3, C, F, S, T]
+    if path == "real-valued":
+        blocks = [b.requires_grad_() for b in blocks]
+    got = t.inverse(blocks, x.shape[-1], masks).detach()
+    assert got.shape == (3, 2, 9000)
+    for k in range(3):
+        want = t.inverse([m[k].unsqueeze(-1) * b for m, b in zip(masks, blocks)], 9000).detach()
+        assert torch.allclose(got[k], want, atol=1e-6)
+    with pytest.raises(ValueError, match="do not extend"):
+        t.inverse(blocks, 9000, [m[:, :1] for m in masks])

@@ -7,20 +7,24 @@ one pass over the chunk's slices.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 from torch import Tensor, nn
 
 from mobile_core.model.separator import Separator
-from mobile_core.transform.dft import ComplexDFT
+from mobile_core.transform.dft import DENSE_MAX, ComplexDFT
 from mobile_core.transform.slicqt import SliCQT
 
 from .deploy import deploy_masknet
 
 INVERSE_SLICES = 16
 """Slices per pass of the chunk graph's inverse transform (memory vs graph size, see ChunkGraph)."""
+
+FFT_DENSE_MAX = 96
+"""Longest block DFT the ``fft`` graphs (``.pte``, ``.ptl``) run as a dense matmul; longer ones
+run as real FFTs. xumx-rt's dense bases: 11.3 MB up to 160, 2.5 MB up to 96, for a few ms more
+per chunk (docs/formats.md, "The transform in the .pte")."""
 
 
 class _FlatDenseDFT(ComplexDFT):
@@ -66,30 +70,33 @@ class ChunkGraph(nn.Module):
     Same maths as :meth:`Separator.forward`, arranged for the mobile toolchains: the masknet of
     :func:`deploy_masknet` (BatchNorm folded, XNNPACK-friendly layers), the transform in a single
     pass over the chunk's slices (one unrolled graph, not one per 32 slices) with its dense DFTs
-    as 2-D matmuls (:class:`_FlatDenseDFT`), magnitudes by slicing, and the batch axis dropped by
-    a reshape before the masks are applied so that no tensor has more than 6 dimensions
-    (XNNPACK's limit: ``[4, C, F_b, S, T_b, 2]``).
+    as 2-D matmuls (:class:`_FlatDenseDFT`), magnitudes by slicing, and the masks applied inside
+    the inverse, pass by pass (no tensor has more than 6 dimensions, XNNPACK's limit:
+    ``[4, C, s, F_b, T_b, 2]``).
 
     The inverse transform runs at most ``inverse_slices`` slices at a time (balanced passes: 49
-    slices in passes of 13, 13, 13 and 10 for 16): its widest intermediates are
-    ``[4 * C, S, 4, sllen/2, 2]`` (every half-spectrum bin's four weighted contributions, for all
-    stems), 113 MB each for xumx-rt at 48 hops in one pass; in passes of 16 slices the
-    memory-planned arena is about a third, for a bigger graph (the inverse is unrolled per pass).
+    slices in passes of 13, 13, 13 and 10 for 16), so that its intermediates (the masked blocks of
+    all stems, their spectra, every half-spectrum bin's gathered contributions) exist for a few
+    slices at a time; the graph grows with the passes (the inverse is unrolled per pass).
 
     Args:
         separator: the trained (or fresh) model; not modified.
         length: ``L`` in samples.
         dft: ``"fft"`` (.pte, .ptl) or ``"matmul"`` (ONNX) for the transform's DFTs.
+        dense_max: longest block DFT run as a dense matmul (default: :data:`FFT_DENSE_MAX` for
+            ``"fft"``, the transform's own default for ``"matmul"``).
         inverse_slices: slices per pass of the inverse transform (``None``: one pass).
     """
 
     def __init__(self, separator: Separator, length: int, dft: str = "fft",
-                 inverse_slices: int | None = INVERSE_SLICES) -> None:
+                 inverse_slices: int | None = INVERSE_SLICES,
+                 dense_max: int | None = None) -> None:
         super().__init__()
-        if dft == separator.transform.dft_mode:
-            self.transform = copy.deepcopy(separator.transform)
-        else:
-            self.transform = SliCQT.from_config(separator.config.transform, dft=dft)
+        if dense_max is None:
+            dense_max = FFT_DENSE_MAX if dft == "fft" else DENSE_MAX
+        # the transform holds no trained state: a fresh one in the graph's own DFT form
+        self.transform = SliCQT.from_config(separator.config.transform, dft=dft,
+                                            dense_max=dense_max)
         self.length = int(length)
         self.n_slices = self.transform.n_slices(self.length)
         passes = math.ceil(self.n_slices / min(inverse_slices or self.n_slices, self.n_slices))
@@ -110,10 +117,11 @@ class ChunkGraph(nn.Module):
     def forward(self, mix: Tensor) -> Tensor:
         blocks = self._analyse(mix)
         masks = self.masknet(_magnitude(blocks))  # [1, 4, C, F_b, S, T_b]
-        est = [m.reshape(m.shape[1:]).unsqueeze(-1) * x  # [4, C, F_b, S, T_b, 2]
-               for m, x in zip(masks, blocks)]
+        # the masks multiply the mixture's blocks pass by pass inside the inverse: the masked
+        # blocks of all four stems never exist at once (the largest buffer otherwise)
         self.transform.slices_per_pass = self.inverse_slices
-        return self.transform.inverse(est, self.length).unsqueeze(0)  # [1, 4, C, L]
+        mix_blocks = [b.reshape(b.shape[1:]) for b in blocks]  # [C, F_b, S, T_b, 2]
+        return self.transform.inverse(mix_blocks, self.length, masks)  # [1, 4, C, L]
 
 
-__all__ = ["INVERSE_SLICES", "ChunkGraph"]
+__all__ = ["FFT_DENSE_MAX", "INVERSE_SLICES", "ChunkGraph"]

@@ -149,7 +149,8 @@ class ComplexDFT(nn.Module):
     ``inverse=False``: ``sum_t z[t] exp(-2 pi i k t / n)``; ``inverse=True``:
     ``(1/n) sum_t z[t] exp(+2 pi i k t / n)`` (like ``torch.fft.ifft``).
 
-    Short lengths (``n <= DENSE_MAX``) are one real matmul with a ``[2n, 2n]`` basis. Longer ones
+    Short lengths (``n <= dense_max``, and odd ones) are one real matmul with a ``[2n, 2n]``
+    basis (``16 n^2`` bytes of float32). Longer ones
     use two real DFTs (``A = DFT(re)``, ``B = DFT(im)``) and Hermitian symmetry:
     ``DFT(z) = (Ar - Bi) + i (Ai + Br)``, ``IDFT(z) = ((Ar + Bi) + i (Br - Ai)) / n`` for bins up to
     ``n/2``; bin ``n - k`` is the same expression with ``Ai, Bi`` negated. Both bins of every
@@ -159,12 +160,13 @@ class ComplexDFT(nn.Module):
     """
 
     def __init__(
-        self, n: int, inverse: bool, mode: str = "fft", dtype: torch.dtype = torch.float32
+        self, n: int, inverse: bool, mode: str = "fft", dtype: torch.dtype = torch.float32,
+        dense_max: int = DENSE_MAX,
     ) -> None:
         super().__init__()
         self.n = n
         self.inverse = inverse
-        self.dense = n <= DENSE_MAX or n % 2 == 1
+        self.dense = n <= dense_max or n % 2 == 1
         if self.dense:
             self.register_buffer("basis", _dense_complex_basis(n, inverse).to(dtype),
                                  persistent=False)

@@ -74,13 +74,14 @@ def _forward_frames(t: SliCQT, halves: Tensor) -> list[Tensor]:
 def _inverse_frames(t: SliCQT, blocks: list[Tensor], masks: list[Tensor] | None) -> Tensor:
     """Blocks ``[R, F_b, s, T_b, 2]`` (times ``masks``) -> slice signals ``[R, s, sllen]``."""
     s = blocks[0].shape[2]
-    spec = blocks[0].new_empty(blocks[0].shape[0], s, t._n_slots, 2)
+    rows = blocks[0].shape[0] if masks is None else masks[0].shape[0]
+    spec = blocks[0].new_empty(rows, s, t._n_slots, 2)
     spec_c = torch.view_as_complex(spec)  # [R, s, P]
     start = 0
     for i, (blk, f, m) in enumerate(zip(blocks, t.block_channels, t.block_lengths, strict=True)):
         z = as_complex(blk)  # [R, F, s, M]
-        if masks is not None:
-            z = z * masks[i]
+        if masks is not None:  # [k R, ...] masks on [R, ...] blocks: rows of z inner
+            z = (masks[i].reshape(-1, *z.shape) * z).reshape(rows, *z.shape[1:])
         spec_c[:, :, start : start + f * m].view(-1, s, f, m).copy_(
             torch.fft.fft(z, dim=-1).transpose(1, 2))
         start += f * m

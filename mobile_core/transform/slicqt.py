@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from . import engine
 from .config import TransformConfig, transform_config
 from .design import SliCQDesign, design
-from .dft import ComplexDFT, RealDFT, RealIDFT
+from .dft import DENSE_MAX, ComplexDFT, RealDFT, RealIDFT
 from .gather import gather_slots, take_pairs
 from .scales import make_scale
 from .tracing import exporting
@@ -53,6 +53,8 @@ class SliCQT(nn.Module):
         dtype: float32 (default) or float64 working precision; the filterbank is designed in
             float64 either way. Calling the module with another float dtype runs a cached copy
             built at that precision.
+        dense_max: block DFTs up to this length run as dense matmuls (faster, ``16 M^2`` bytes
+            of constants per length and direction), longer ones as real FFTs.
 
     Attributes:
         sllen, trlen: slice and transition lengths in samples.
@@ -71,6 +73,7 @@ class SliCQT(nn.Module):
         gamma: float = 15.0,
         dft: str = "fft",
         dtype: torch.dtype = torch.float32,
+        dense_max: int = DENSE_MAX,
     ) -> None:
         super().__init__()
         self.config = TransformConfig(scale, int(bins), float(fmin), float(fmax),
@@ -107,8 +110,10 @@ class SliCQT(nn.Module):
         self.slice_dft = RealDFT(d.sllen, dft, f64)
         self.slice_idft = RealIDFT(d.sllen, dft, f64)
         lengths = sorted(set(self.block_lengths))
-        self.block_idft = nn.ModuleDict({str(m): ComplexDFT(m, True, dft, f64) for m in lengths})
-        self.block_dft = nn.ModuleDict({str(m): ComplexDFT(m, False, dft, f64) for m in lengths})
+        self.block_idft = nn.ModuleDict(
+            {str(m): ComplexDFT(m, True, dft, f64, dense_max) for m in lengths})
+        self.block_dft = nn.ModuleDict(
+            {str(m): ComplexDFT(m, False, dft, f64, dense_max) for m in lengths})
         # float64 master copies: any later dtype change re-derives buffers from these exactly
         # (the dense DFT bases re-derive themselves: see ComplexDFT._apply)
         self._master = {k: v.clone() for k, v in self.named_buffers()
@@ -238,7 +243,9 @@ class SliCQT(nn.Module):
 
         ``masks``: optional real ``[..., F_b, S, T_b]`` per block, multiplied into both parts of
         the coefficients as they are read (``inverse(blocks, n, masks) == inverse([m * b], n)``;
-        in eager the masked copy of all blocks then never exists at once). ``span``: optional
+        the masked copy of all blocks then never exists at once). Masks may have more leading
+        axes than the blocks, in front of the blocks' own (e.g. ``[n_targets, C, ...]`` masks
+        on ``[C, ...]`` blocks); the output then has the masks' leading axes. ``span``: optional
         ``(a, b)``, the only output samples wanted; eager then inverts just the slices that
         reach ``[a, b)`` (slice ``j`` covers samples ``[(j-1) hop, (j+1) hop)``) and returns
         zeros outside it (exports ignore it). The inputs are not modified.
@@ -257,7 +264,11 @@ class SliCQT(nn.Module):
             raise ValueError(f"expected {len(self.block_channels)} blocks, got {len(blocks)}")
         if masks is not None and len(masks) != len(blocks):
             raise ValueError(f"expected {len(blocks)} masks, got {len(masks)}")
-        lead = blocks[0].shape[:-4]
+        lead = blocks[0].shape[:-4] if masks is None else masks[0].shape[:-3]
+        inner = blocks[0].shape[:-4]
+        if masks is not None and (len(lead) < len(inner) or lead[len(lead) - len(inner):] != inner):
+            raise ValueError(f"masks {tuple(masks[0].shape)} do not extend blocks "
+                             f"{tuple(blocks[0].shape)}: the blocks' leading axes must be theirs")
         s = blocks[0].shape[-3]
         shapes = list(zip(self.block_channels, self.block_lengths, strict=True))
         flat = [blk.reshape(-1, f, s, m, 2) for blk, (f, m) in zip(blocks, shapes, strict=True)]
@@ -269,7 +280,7 @@ class SliCQT(nn.Module):
         else:
             # in place: row r of [R, S+1, hop] gets the first half of slice r and the second
             # half of slice r-1 (the same two sums as the portable form, bit for bit)
-            ola = flat[0].new_zeros(flat[0].shape[0], s + 1, h)
+            ola = flat[0].new_zeros(_rows(flat, flat_masks), s + 1, h)
             lo, hi = (0, s) if span is None else self.span_slices(span, length, s)
             for g0, g1 in self._groups(s, lo, hi):
                 frames = frames_fn(*_pass(flat, flat_masks, g0, g1))
@@ -295,16 +306,29 @@ class SliCQT(nn.Module):
 
     def _overlap_add_export(self, flat: list[Tensor], masks: list[Tensor] | None,
                             s: int) -> Tensor:
-        """Slices overlap-added without in-place writes (exports): the frames ``[R, s, sllen]``
-        of all passes, padded by ``hop`` zeros at both ends and viewed as ``[R, s + 1, 2, hop]``:
-        row ``r`` is then (second half of slice ``r - 1``, first half of slice ``r``), and their
-        sum is row ``r`` of the overlap-add ``[R, S + 1, hop]``."""
+        """Slices overlap-added pass by pass without in-place writes (exports) ->
+        ``[R, S + 1, hop]``.
+
+        A pass's frames ``[R, s_g, sllen]``, padded by ``hop`` zeros at both ends and viewed as
+        ``[R, s_g + 1, 2, hop]``, hold in row ``r`` (second half of slice ``r - 1``, first half
+        of slice ``r``): their sum is the pass's overlap-add rows; the last one carries into the
+        next pass's first. Only one pass's frames exist at a time.
+        """
         h = self.hop
-        frames = [self._inverse_frames(*_pass(flat, masks, g0, g1)) for g0, g1 in self._groups(s)]
-        x = frames[0] if len(frames) == 1 else torch.cat(frames, dim=1)  # [R, s, sllen]
-        pairs = nn.functional.pad(x.reshape(x.shape[0], -1), (h, h)).reshape(-1, s + 1, 2, h)
-        # slices, not selects (a select is a portable copy kernel outside XNNPACK in a .pte)
-        return (pairs[:, :, :1] + pairs[:, :, 1:]).reshape(-1, s + 1, h)
+        rows: list[Tensor] = []
+        carry: Tensor | None = None
+        for g0, g1 in self._groups(s):
+            x = self._inverse_frames(*_pass(flat, masks, g0, g1))  # [R, s_g, sllen]
+            n_rows = g1 - g0 + 1
+            pairs = nn.functional.pad(x.reshape(x.shape[0], -1), (h, h))
+            pairs = pairs.reshape(-1, n_rows, 2, h)
+            # slices, not selects (a select is a portable copy kernel outside XNNPACK in a .pte)
+            local = (pairs[:, :, :1] + pairs[:, :, 1:]).reshape(-1, n_rows, h)
+            rows.append(local[:, :1] if carry is None else local[:, :1] + carry)
+            rows.append(local[:, 1:-1])
+            carry = local[:, -1:]
+        rows.append(carry)
+        return torch.cat(rows, dim=1)
 
     def _inverse_frames(self, blocks: list[Tensor], masks: list[Tensor] | None = None) -> Tensor:
         """Blocks ``[R, F_b, s, T_b, 2]`` (times ``masks[R, F_b, s, T_b]``) -> windowless slice
@@ -313,7 +337,8 @@ class SliCQT(nn.Module):
         shapes = list(zip(self.block_channels, self.block_lengths, strict=True))
         # eager: each block's coefficient spectra straight into one buffer (no list + cat)
         eager = not exporting()
-        spec = blocks[0].new_empty(blocks[0].shape[0], s, self._n_slots, 2) if eager else None
+        rows = _rows(blocks, masks)
+        spec = blocks[0].new_empty(rows, s, self._n_slots, 2) if eager else None
         parts = []
         start = 0
         for i, (blk, (f, m)) in enumerate(zip(blocks, shapes, strict=True)):
@@ -437,8 +462,21 @@ def inverse_tables(d: SliCQDesign) -> dict[str, Tensor]:
 
 
 def apply_mask(mask: Tensor, x: Tensor) -> Tensor:
-    """``mask[..., T] * x[..., T, 2]``, both parts scaled (a real mask keeps x's phase)."""
-    return mask.unsqueeze(-1) * x
+    """``mask[..., T] * x[..., T, 2]``, both parts scaled (a real mask keeps x's phase).
+
+    ``mask[k R, ...]`` on ``x[R, ...]`` (several masks per row of ``x``, rows of ``x`` inner):
+    ``[k R, ..., T, 2]``, as one broadcast product (no copy of ``x`` per mask).
+    """
+    rows, k = x.shape[0], mask.shape[0] // x.shape[0]
+    if k == 1:
+        return mask.unsqueeze(-1) * x
+    y = mask.reshape(k, rows, *mask.shape[1:]).unsqueeze(-1) * x.unsqueeze(0)
+    return y.reshape(k * rows, *x.shape[1:])
+
+
+def _rows(blocks: list[Tensor], masks: list[Tensor] | None) -> int:
+    """Rows of the output of flattened ``blocks[R, ...]`` (times ``masks[k R, ...]``)."""
+    return blocks[0].shape[0] if masks is None else masks[0].shape[0]
 
 
 def _pass(blocks: list[Tensor], masks: list[Tensor] | None, g0: int,
