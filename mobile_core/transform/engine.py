@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .gather import gather_slots
+from .inverse_map import compact_spectrum
 
 if TYPE_CHECKING:
     from .slicqt import SliCQT
@@ -85,7 +86,7 @@ def _inverse_frames(t: SliCQT, blocks: list[Tensor], masks: list[Tensor] | None)
         spec_c[:, :, start : start + f * m].view(-1, s, f, m).copy_(
             torch.fft.fft(z, dim=-1).transpose(1, 2))
         start += f * m
-    y = as_complex(t._compact_spectrum(spec))  # [R, s, sllen/2 + 1]
+    y = as_complex(compact_spectrum(t, spec))  # [R, s, sllen/2 + 1]
     if y.device.type == "cpu":
         return torch.from_numpy(np.fft.irfft(y.numpy(), n=t.sllen, axis=-1))
     return torch.fft.irfft(y, n=t.sllen, dim=-1)
