@@ -21,10 +21,10 @@ from .deploy import deploy_masknet
 INVERSE_SLICES = 16
 """Slices per pass of the chunk graph's inverse transform (memory vs graph size, see ChunkGraph)."""
 
-FFT_DENSE_MAX = 96
+FFT_DENSE_MAX = 48
 """Longest block DFT the ``fft`` graphs (``.pte``, ``.ptl``) run as a dense matmul; longer ones
-run as real FFTs. xumx-rt's dense bases: 11.3 MB up to 160, 2.5 MB up to 96, for a few ms more
-per chunk (docs/formats.md, "The transform in the .pte")."""
+run as real FFTs. xumx-rt's dense bases: 11.3 MB up to 160, 2.5 MB up to 96, 0.3 MB up to 48,
+for ~10 % more transform time per chunk (docs/formats.md, "The transform in the .pte")."""
 
 
 class _FlatDenseDFT(ComplexDFT):

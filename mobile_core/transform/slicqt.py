@@ -365,7 +365,8 @@ def apply_mask(mask: Tensor, x: Tensor) -> Tensor:
     rows, k = x.shape[0], mask.shape[0] // x.shape[0]
     if k == 1:
         return mask.unsqueeze(-1) * x
-    y = mask.reshape(k, rows, *mask.shape[1:]).unsqueeze(-1) * x.unsqueeze(0)
+    # reshapes, not unsqueezes: in a .pte an unsqueeze is a portable copy kernel outside XNNPACK
+    y = mask.reshape(k, rows, *mask.shape[1:], 1) * x.reshape(1, *x.shape)
     return y.reshape(k * rows, *x.shape[1:])
 
 
