@@ -125,8 +125,11 @@ def test_a_signal_removes_partial_files(tmp_path, fast, sig, status) -> None:
              subtype="PCM_16")
     before = snapshot(tmp_path)
     folder = tmp_path / "out" / "long"
+    # the default disposition in the child: a test run under nohup (SIGHUP ignored, which demix
+    # honours on purpose) must still test the handler
     proc = subprocess.Popen([str(BIN / "demix"), *fast, str(src), "-o", str(tmp_path / "out")],
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (folder.is_dir() and any(".partial-" in p.name for p in folder.iterdir())):
