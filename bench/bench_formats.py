@@ -31,13 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchlib import etdump_by_operator, run_worker
 from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +84,6 @@ def _worker(model: str, song: str, threads: int, chunk_hops: int | None) -> dict
 def _profile_worker(path: str, repeats: int = 2) -> dict:
     """ETDump of one chunk of a ``.pte`` (one thread), grouped by operator."""
     import torch
-    from executorch.devtools import Inspector
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
     from executorch.runtime import Runtime
 
@@ -101,23 +99,7 @@ def _profile_worker(path: str, repeats: int = 2) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         etdp = Path(tmp) / "run.etdp"
         prog.write_etdump_result_to_file(str(etdp), str(Path(tmp) / "debug.bin"))
-        df = Inspector(etdump_path=str(etdp)).to_dataframe()
-    df = df[df.event_block_name == "Execute"]
-    groups: dict[str, list[float]] = {}
-    total = 0.0
-    for name, raw in zip(df["event_name"], df["raw"]):
-        t = float(raw[-1])  # the last run (warm)
-        if name == "Method::execute":
-            total = t
-            continue
-        if name in ("DELEGATE_CALL", "OPERATOR_CALL"):
-            continue
-        if name.startswith("native_call_"):
-            key = "kernel " + name[len("native_call_"):].split(".")[0]
-        else:
-            key = "XNNPACK " + re.sub(r" #\d+$", "", name)
-        groups.setdefault(key, []).append(t)
-    rows = sorted(((k, sum(v), len(v)) for k, v in groups.items()), key=lambda r: -r[1])
+        total, rows = etdump_by_operator(etdp)
     return {"file": path, "total_ms": round(total, 2),
             "ops": [{"op": k, "ms": round(ms, 2), "calls": n} for k, ms, n in rows]}
 
@@ -171,14 +153,7 @@ def chunk_sweep(config: str, hops_list: list[int]) -> str:
 
 
 def _run(args: list[str]) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    if res.returncode != 0 or not lines:
-        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-5:])
-        raise RuntimeError(f"worker {' '.join(args)} failed:\n{tail}")
-    return json.loads(lines[-1])
+    return run_worker(__file__, args, tail=5)
 
 
 def _song(args: argparse.Namespace) -> Path:

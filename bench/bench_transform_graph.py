@@ -9,7 +9,7 @@ fresh weights, replaces its masknet by four sigmoids of the magnitudes (a stand-
 overlap-add), lowers it to a float32 XNNPACK ``.pte`` exactly as ``demix-export`` does
 (:func:`export.formats.pte.to_pte`), and prints: the lowering time, the program's planned
 memory, the file size, the kernels outside XNNPACK, the ETDump profile of one chunk on one
-thread grouped by operator (the fastest of three runs per event), and the SNR of the ``.pte``
+thread grouped by operator (the last of three runs), and the SNR of the ``.pte``
 against the same graph in eager PyTorch. This is the loop the transform's exported form was
 tuned with (docs/formats.md, "The transform in the .pte"); each run takes a few minutes, most
 of it lowering.
@@ -18,7 +18,6 @@ of it lowering.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -30,6 +29,9 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import etdump_by_operator  # noqa: E402
 
 
 class SigmoidMasks(nn.Module):
@@ -55,8 +57,8 @@ def build(config: str, hops: int, inverse_slices: int, dense_max: int | None):
 
 
 def profile(path: Path, x: Tensor, repeats: int = 3) -> tuple[Tensor, float, list]:
-    """ETDump of ``repeats`` runs on one thread: output, ms per run, ``(op, ms, calls)`` rows."""
-    from executorch.devtools import Inspector
+    """ETDump of ``repeats`` runs on one thread: output, ms of the last (warm) run, ``(op, ms,
+    calls)`` rows."""
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
     from executorch.runtime import Runtime
 
@@ -68,21 +70,7 @@ def profile(path: Path, x: Tensor, repeats: int = 3) -> tuple[Tensor, float, lis
     with tempfile.TemporaryDirectory() as tmp:
         etdp = Path(tmp) / "run.etdp"
         prog.write_etdump_result_to_file(str(etdp), str(Path(tmp) / "debug.bin"))
-        df = Inspector(etdump_path=str(etdp)).to_dataframe()
-    df = df[df.event_block_name == "Execute"]
-    groups: dict[str, list[float]] = {}
-    total = 0.0
-    for name, raw in zip(df["event_name"], df["raw"]):
-        t = float(min(raw))
-        if name == "Method::execute":
-            total = t
-        elif name not in ("DELEGATE_CALL", "OPERATOR_CALL"):
-            if name.startswith("native_call_"):
-                key = "kernel " + name[len("native_call_"):].split(".")[0]
-            else:
-                key = "XNNPACK " + re.sub(r" #\d+$", "", name)
-            groups.setdefault(key, []).append(t)
-    rows = sorted(((k, sum(v), len(v)) for k, v in groups.items()), key=lambda r: -r[1])
+        total, rows = etdump_by_operator(etdp)
     return out, total, rows
 
 

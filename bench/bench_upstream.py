@@ -32,10 +32,10 @@ The song is bench_formats.py's synthetic song (same function, seed and cache fil
 
 Make the upstream checkout (never commit upstream code here) from a mirror or a clone::
 
-    M=/work/.mirror/sevagh+xumx-sliCQ/repo D=/tmp/upb/xumx-sliCQ
-    mkdir -p $D && git --git-dir=$M archive HEAD | tar -x -C $D
+    git clone -b v2 https://github.com/sevagh/xumx-sliCQ /tmp/upb/xumx-sliCQ
+    # or, from a bare mirror M of that repository:
+    D=/tmp/upb/xumx-sliCQ; mkdir -p $D && git --git-dir=$M archive HEAD | tar -x -C $D
     git --git-dir=$M rev-parse HEAD > $D/UPSTREAM_COMMIT
-    # or: git clone -b v2 https://github.com/sevagh/xumx-sliCQ /tmp/upb/xumx-sliCQ
 
 RANDOM WEIGHTS: upstream's weights (``xumx_slicq_v2.pth``) are Git LFS pointers in such a
 checkout; when the file is a pointer, ``torch.load`` of it returns an empty state dict, so
@@ -75,6 +75,7 @@ import types
 from pathlib import Path
 
 from bench_formats import _cpu_name, _eager_model, _song
+from benchlib import run_worker
 from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,14 +83,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 UPSTREAM = "upstream xumx-sliCQ-V2 realtime (torch eager)"
-MIRROR = "/work/.mirror/sevagh+xumx-sliCQ/repo"
 LFS_POINTER = b"version https://git-lfs"
 
 
 def _make_command(dest: Path) -> str:
-    return (f"mkdir -p {dest} && git --git-dir={MIRROR} archive HEAD | tar -x -C {dest} && "
-            f"git --git-dir={MIRROR} rev-parse HEAD > {dest}/UPSTREAM_COMMIT\n"
-            f"  (or: git clone -b v2 https://github.com/sevagh/xumx-sliCQ {dest})")
+    return (f"git clone -b v2 https://github.com/sevagh/xumx-sliCQ {dest}\n"
+            f"  (or from a bare mirror M: mkdir -p {dest} && git --git-dir=$M archive HEAD | "
+            f"tar -x -C {dest} && git --git-dir=$M rev-parse HEAD > {dest}/UPSTREAM_COMMIT)")
 
 
 def _check_upstream(path: Path | None) -> str | None:
@@ -169,7 +169,7 @@ def _upstream_worker(upstream: str, song: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     sys.modules["torchaudio"] = _torchaudio_stub()
     sys.path.insert(0, str(Path(upstream).resolve()))
-    import torchaudio
+    torchaudio = sys.modules["torchaudio"]
     from xumx_slicq_v2 import data, inference
     from xumx_slicq_v2.separator import Separator
 
@@ -217,14 +217,7 @@ def _ours_worker(model: str, song: str, threads: int, hops: int) -> dict:
 
 
 def _run(args: list[str]) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    if res.returncode != 0 or not lines:
-        tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-8:])
-        raise RuntimeError(f"worker {' '.join(args)} failed:\n{tail}")
-    return json.loads(lines[-1])
+    return run_worker(__file__, args)
 
 
 def _git(cwd: Path, *a: str) -> str:
