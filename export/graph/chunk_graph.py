@@ -75,9 +75,12 @@ class ChunkGraph(nn.Module):
     ``[4, C, s, F_b, T_b, 2]``).
 
     The inverse transform runs at most ``inverse_slices`` slices at a time (balanced passes: 49
-    slices in passes of 13, 13, 13 and 10 for 16), so that its intermediates (the masked blocks of
-    all stems, their spectra, every half-spectrum bin's gathered contributions) exist for a few
-    slices at a time; the graph grows with the passes (the inverse is unrolled per pass).
+    slices in passes of 13, 13, 13 and 10 for 16), so that, run op by op, its intermediates (the
+    masked blocks of all stems, their spectra, every bin's gathered contributions) exist for a
+    few slices at a time; the graph grows with the passes (the inverse is unrolled per pass).
+    In a ``.pte`` XNNPACK's partitioner merges the passes' ops into shared delegate calls, so
+    there the passes do not bound the memory plan (docs/formats.md, "The transform in the
+    .pte").
 
     Args:
         separator: the trained (or fresh) model; not modified.
