@@ -180,13 +180,16 @@ def test_harmony_is_a_diatonic_third_above():
 @needs_espeak
 @needs_fluidsynth
 def test_corpus_with_sung_vocals_and_heldout_soundfont(tmp_path):
-    from export.data.synth.corpus import write_corpus
+    """Through the CLI: ``--soundfonts``, ``--heldout-soundfont`` and ``--sung-probability``."""
+    from export.data.cli import main
 
     tim = available_soundfonts().get("timgm6mb")  # small, loads fast
     pool, heldout = ([DEFAULT_SOUNDFONT, tim], "timgm6mb") if tim else ([DEFAULT_SOUNDFONT], None)
-    corpus = write_corpus(tmp_path / "c", 4, seed=5, seconds=(2.5, 3.0), workers=1,
-                          test_fraction=0.5, progress=False, soundfonts=pool,
-                          heldout_soundfont=heldout, sung_probability=1.0)
+    args = ["synth", "--out", str(tmp_path / "c"), "--songs", "4", "--seed", "5",
+            "--seconds-per-song", "2.5", "3.0", "--workers", "1", "--test-fraction", "0.5",
+            "--quiet", "--sung-probability", "1", "--soundfonts", *map(str, pool)]
+    assert main(args + (["--heldout-soundfont", heldout] if heldout else [])) == 0
+    corpus = json.loads((tmp_path / "c" / "corpus.json").read_text())
     assert corpus["sung_probability"] == 1.0
     for track in corpus["tracks"]:
         d = tmp_path / "c" / track["split"] / track["name"]

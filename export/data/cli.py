@@ -52,7 +52,31 @@ def _parser() -> argparse.ArgumentParser:
         default=0.1,
         help="share of train songs listed as valid_tracks in corpus.json (0.1)",
     )
-    s.add_argument("--soundfont", type=Path, default=DEFAULT_SOUNDFONT, help="GM .sf2")
+    s.add_argument("--soundfont", type=Path, default=DEFAULT_SOUNDFONT,
+                   help="GM .sf2 rendering every song (without --soundfonts)")
+    s.add_argument(
+        "--soundfonts",
+        nargs="+",
+        default=None,
+        metavar="SF",
+        help="draw each song's and stem's soundfont from these .sf2/.sf3 files, or 'auto': "
+        "every installed GM soundfont (fluidr3, musescore, timgm6mb, opl3)",
+    )
+    s.add_argument(
+        "--heldout-soundfont",
+        default=None,
+        metavar="NAME",
+        help="soundfont name (e.g. timgm6mb) or path never used for train/ songs; it renders "
+        "every test/ song alone (needs --soundfonts)",
+    )
+    s.add_argument(
+        "--sung-probability",
+        type=float,
+        default=None,
+        metavar="P",
+        help="share of vocal stems sung by espeak-ng + PSOLA, the rest GM voice patches "
+        "(default: 0.75 with espeak-ng installed, else 0)",
+    )
     s.add_argument("--no-midi", action="store_true", help="do not keep song.mid files")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     e = sub.add_parser("example", help="render one short example song")
@@ -73,15 +97,24 @@ def _seconds_range(values: list[float]) -> tuple[float, float]:
     return lo, hi
 
 
-def check_soundfont(path: Path) -> None:
-    """Refuse a ``--soundfont`` that is missing or not a SoundFont 2 file (RIFF ``sfbk``)."""
+def check_soundfont(path: Path, option: str = "--soundfont") -> None:
+    """Refuse a soundfont that is missing or not a SoundFont file (RIFF ``sfbk``: .sf2, .sf3)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
     except OSError as e:
-        raise DemixError(f"--soundfont {path}: {e.strerror or e}") from None
+        raise DemixError(f"{option} {path}: {e.strerror or e}") from None
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise DemixError(f"--soundfont {path}: not a SoundFont 2 (.sf2) file")
+        raise DemixError(f"{option} {path}: not a SoundFont (.sf2/.sf3) file")
+
+
+def _soundfonts(values: list[str] | None) -> list[Path] | str | None:
+    """``--soundfonts``: None, ``"auto"`` or the listed paths."""
+    if values is None or values == ["auto"]:
+        return None if values is None else "auto"
+    if "auto" in values:
+        raise DemixError("--soundfonts: give 'auto' alone or a list of files")
+    return [Path(v) for v in values]
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -98,6 +131,14 @@ def _check_options(args: argparse.Namespace) -> None:
                              f"{args.hours}")
         if args.workers is not None and args.workers < 1:
             raise DemixError(f"--workers must be at least 1, got {args.workers}")
+        if args.heldout_soundfont is not None and args.soundfonts is None:
+            raise DemixError("--heldout-soundfont needs --soundfonts (auto or a list)")
+        if args.sung_probability is not None and not 0 <= args.sung_probability <= 1:
+            raise DemixError(f"--sung-probability must be within 0..1, got "
+                             f"{args.sung_probability}")
+        if args.soundfonts is not None and args.soundfonts != ["auto"]:
+            for sf in args.soundfonts:
+                check_soundfont(Path(sf), "--soundfonts")
         for name in ("test_fraction", "valid_fraction"):
             v = getattr(args, name)
             if not 0 <= v <= 1:
@@ -112,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_options(args)
     from .synth.corpus import render_example, write_corpus
     from .synth.fluid import FluidSynthUnavailable
+    from .synth.voice import VoiceUnavailable
 
     try:
         if args.command == "example":
@@ -134,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             soundfont=args.soundfont,
             midi=not args.no_midi,
             progress=not args.quiet,
+            soundfonts=_soundfonts(args.soundfonts),
+            heldout_soundfont=args.heldout_soundfont,
+            sung_probability=args.sung_probability,
         )
-    except (FluidSynthUnavailable, FileNotFoundError, FileExistsError) as exc:
+    except (FluidSynthUnavailable, VoiceUnavailable, FileNotFoundError, FileExistsError,
+            ValueError) as exc:
         raise DemixError(str(exc)) from None
     st = corpus["stats"]
     splits = {s: sum(t["split"] == s for t in corpus["tracks"]) for s in ("train", "test")}
