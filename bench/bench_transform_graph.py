@@ -1,7 +1,8 @@
 """The sliCQT as the ``.pte`` runs it: the transform-only chunk graph, lowered and profiled.
 
     python bench/bench_transform_graph.py [--config xumx-rt] [--hops 48]
-                                          [--inverse-slices 16] [--dense-max N] [--keep F.pte]
+                                          [--inverse-slices 16] [--dense-max N] [--unsequenced]
+                                          [--keep F.pte]
 
 Builds the export's chunk graph (:class:`export.graph.ChunkGraph`) for a configuration with
 fresh weights, replaces its masknet by four sigmoids of the magnitudes (a stand-in that costs
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="slices per inverse pass (16; 0: one pass)")
     p.add_argument("--dense-max", type=int, default=None,
                    help="longest dense block DFT (default: the export's)")
+    p.add_argument("--unsequenced", action="store_true",
+                   help="let the inverse passes overlap (no pass waits for the previous one)")
     p.add_argument("--keep", type=Path, default=None, help="write the .pte here (kept)")
     args = p.parse_args(argv)
 
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from export.formats.pte import to_pte
 
     graph, length = build(args.config, args.hops, args.inverse_slices, args.dense_max)
+    graph.transform.sequence_passes = not args.unsequenced
     x = (torch.rand(1, 2, length, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.3
     with torch.no_grad():
         want = graph(x)
@@ -104,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     snr = 10 * torch.log10(want.pow(2).sum() / (got - want).pow(2).sum()).item()
     dense = [m.n for m in graph.transform.modules() if getattr(m, "dense", False)]
     print(f"{args.config}, {args.hops} hops ({length} samples), inverse passes of "
-          f"{graph.inverse_slices} slices, dense block DFTs up to {max(dense, default=0)}")
+          f"{graph.inverse_slices} slices ({'not ' * args.unsequenced}sequenced), dense block "
+          f"DFTs up to {max(dense, default=0)}")
     print(f"lowering {lower_s:.0f} s, planned memory {report.planned_bytes / 2**20:.1f} MB, "
           f"file {size_mb:.1f} MB, SNR vs eager graph {snr:.1f} dB")
     print(f"kernels outside XNNPACK: {', '.join(report.kernel_ops)}")

@@ -78,9 +78,10 @@ class ChunkGraph(nn.Module):
     slices in passes of 13, 13, 13 and 10 for 16), so that, run op by op, its intermediates (the
     masked blocks of all stems, their spectra, every bin's gathered contributions) exist for a
     few slices at a time; the graph grows with the passes (the inverse is unrolled per pass).
-    In a ``.pte`` XNNPACK's partitioner merges the passes' ops into shared delegate calls, so
-    there the passes do not bound the memory plan (docs/formats.md, "The transform in the
-    .pte").
+    Each pass's gathers take a zero-weighted element of the previous pass's output
+    (``SliCQT.sequence_passes``), so XNNPACK's partitioner cannot merge the passes' ops into
+    shared delegate calls and a ``.pte``'s memory plan holds one pass at a time too
+    (docs/formats.md, "The transform in the .pte").
 
     Args:
         separator: the trained (or fresh) model; not modified.
