@@ -17,7 +17,9 @@ listed too.
 The song is a synthetic 240 s multitrack song (``export.data.synth``, fixed seed; cached in the
 system temp folder) unless ``--song`` is given. ``--profile`` adds an ExecuTorch ETDump per-op
 profile of one chunk of every ``.pte`` (``executorch.devtools.Inspector``), grouped by operator:
-XNNPACK kernels vs portable/optimized kernels outside the delegate.
+XNNPACK kernels vs portable/optimized kernels outside the delegate, and a line that splits it into
+the network (its quantized layers, conversions and sigmoid) and the transform (the rest), with
+the transform's time over its FFT kernels' (``benchlib.split_profile``).
 
 ``--chunk-sweep`` measures the cost per second of output of the eager chunk graph at several chunk
 lengths (fresh process each), the measurement behind ``DEFAULT_CHUNK_HOPS``.
@@ -36,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import etdump_by_operator, run_worker
+from benchlib import etdump_by_operator, run_worker, split_line
 from peak_rss import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,6 +204,9 @@ def _profile_table(p: dict) -> str:
     for o in p["ops"][:25]:
         share = 100.0 * o["ms"] / p["total_ms"] if p["total_ms"] else 0.0
         out.append(f"| {o['op']} | {o['ms']:.1f} | {o['calls']} | {share:.1f} % |")
+    rows = [(o["op"], o["ms"], o["calls"]) for o in p["ops"]]
+    if p["total_ms"]:
+        out += ["", split_line(rows, p["total_ms"])]
     return "\n".join(out)
 
 

@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import etdump_by_operator  # noqa: E402
+from benchlib import etdump_by_operator, split_line  # noqa: E402
 
 
 class SigmoidMasks(nn.Module):
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| operator (where it runs) | ms | calls | share |\n| --- | ---: | ---: | ---: |")
     for op, ms, calls in rows[:16]:
         print(f"| {op} | {ms:.1f} | {calls} | {100 * ms / total:.1f} % |")
+    print("\n" + split_line(rows, total))
     return 0
 
 

@@ -48,3 +48,32 @@ def etdump_by_operator(etdump: str | Path) -> tuple[float, list[tuple[str, float
             groups.setdefault(key, []).append(t)
     rows = sorted(((k, sum(v), len(v)) for k, v in groups.items()), key=lambda r: -r[1])
     return total, rows
+
+
+NETWORK_OPS = re.compile(r"QC8|QS8|QD8|QU8|Convolution|Deconvolution|Sigmoid")
+"""XNNPACK operators only the mask network runs: its quantized (de)convolutions and fully
+connected layers, the float <-> int8 conversions around them and the output sigmoid."""
+
+
+def split_profile(rows: list[tuple[str, float, int]]) -> dict[str, float]:
+    """Attribute ETDump operator rows to the network or the transform, in ms.
+
+    ``network``: the operators of :data:`NETWORK_OPS`; ``fft``: the FFT kernels
+    (``_fft_r2c``/``_fft_c2r``); ``transform``: everything else, which includes the network's
+    few reshapes and copies between its layers (cheap next to its convolutions, but not
+    separable by operator name), so the transform's figure is an upper bound.
+    """
+    network = sum(ms for op, ms, _ in rows if NETWORK_OPS.search(op))
+    fft = sum(ms for op, ms, _ in rows if op.startswith("kernel _fft_"))
+    total = sum(ms for _, ms, _ in rows)
+    return {"network": network, "transform": total - network, "fft": fft}
+
+
+def split_line(rows: list[tuple[str, float, int]], total_ms: float) -> str:
+    """One line: the network's and the transform's ms and shares, and transform / FFT kernels."""
+    s = split_profile(rows)
+    ratio = s["transform"] / s["fft"] if s["fft"] else float("nan")
+    return (f"network {s['network']:.1f} ms ({100 * s['network'] / total_ms:.0f} %), transform "
+            f"{s['transform']:.1f} ms ({100 * s['transform'] / total_ms:.0f} %), of which FFT "
+            f"kernels {s['fft']:.1f} ms: the transform takes {ratio:.1f}x its FFT kernels")
+
