@@ -159,13 +159,18 @@ def test_raw_input_and_threads_give_the_same_stems(native, tiny_pte, meta, backe
     raw = tmp_path / "song.raw"
     x.tofile(raw)  # interleaved little-endian float32 stereo
     out1, out2 = tmp_path / "a.f32", tmp_path / "b.f32"
+    out3 = tmp_path / "c.f32"
     run_native(native, tiny_pte, raw, "--raw", "--threads", "1", "--out", out1)
     rep = report(run_native(native, tiny_pte, raw, "--raw", "--threads", "2", "--out", out2))
     assert rep["threads"] == 2 and rep["input_format"] == "raw-float32"
+    # one XNNPACK workspace per delegate call instead of the shared one: same stems
+    rep3 = report(run_native(native, tiny_pte, raw, "--raw", "--workspace", "private",
+                             "--out", out3))
+    assert rep3["xnnpack_workspace"] == "private" and rep["xnnpack_workspace"] != "unknown"
     ref = reference(backend, x)
     s = len(meta["stems"])
-    assert_same(ref, read_stems(out1, s, n))
-    assert_same(ref, read_stems(out2, s, n))
+    for out in (out1, out2, out3):
+        assert_same(ref, read_stems(out, s, n))
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
@@ -264,3 +269,6 @@ def test_bad_inputs(native, tiny_pte, tmp_path):
     usage = run_native(native, tiny_pte, check=False)
     assert usage.returncode == 2
     assert len(usage.stderr.strip().splitlines()) == 1
+    bad = run_native(native, tiny_pte, odd_raw, "--workspace", "shared", check=False)
+    assert bad.returncode == 2 and "--workspace" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

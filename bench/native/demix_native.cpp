@@ -1,6 +1,11 @@
 // demix_native: run a demix-mobile ExecuTorch program (.pte) over a whole song, without Python.
 //
-//   demix_native MODEL.pte INPUT [--raw] [--threads N] [--out STEMS.f32] [--verbose]
+//   demix_native MODEL.pte INPUT [--raw] [--threads N] [--workspace private|model|global]
+//                [--out STEMS.f32] [--verbose]
+//
+// --workspace: XNNPACK's workspace (the activations inside its delegate calls) per delegate
+// call, per program or per process; default the runtime's (the 1.5.1 wheel: per process). The
+// report's "xnnpack_workspace" says which one ran.
 //
 // A measuring tool (ms per chunk, real-time factor, peak RSS) and the seed of a JNI bridge. It
 // follows docs/contract.md: the chunk geometry and stem names come from the program's own
@@ -23,6 +28,8 @@
 
 #include <executorch/extension/module/module.h>
 #include <executorch/extension/tensor/tensor.h>
+#include <executorch/runtime/backend/interface.h>
+#include <executorch/runtime/backend/options.h>
 #include <executorch/runtime/platform/platform.h>
 #include <executorch/runtime/platform/runtime.h>
 
@@ -630,10 +637,12 @@ struct Args {
   std::string model, input, out;
   bool raw = false;
   int threads = 0;
+  int workspace = -1;  // XNNPACK workspace sharing mode; -1: the runtime's default
 };
 
 const char* kUsage =
-    "usage: demix_native MODEL.pte INPUT [--raw] [--threads N] [--out STEMS.f32] [--verbose]";
+    "usage: demix_native MODEL.pte INPUT [--raw] [--threads N] [--workspace private|model|global] "
+    "[--out STEMS.f32] [--verbose]";
 
 struct Usage : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -656,6 +665,12 @@ Args parse_args(int argc, char** argv) {
       long t = std::strtol(v.c_str(), &end, 10);
       if (v.empty() || *end || t < 1 || t > 256) throw Usage("--threads takes an integer 1-256, got '" + v + "'");
       a.threads = static_cast<int>(t);
+    } else if (s == "--workspace") {
+      std::string v = next();
+      if (v == "private") a.workspace = 0;
+      else if (v == "model") a.workspace = 1;
+      else if (v == "global") a.workspace = 2;
+      else throw Usage("--workspace takes private, model or global, got '" + v + "'");
     } else if (s == "--out" || s == "-o") a.out = next();
     else if (s == "-h" || s == "--help") {
       std::printf("%s\n", kUsage);
@@ -686,6 +701,22 @@ int run(const Args& args) {
     auto* pool = executorch::extension::threadpool::get_threadpool();
     if (!pool || !pool->_unsafe_reset_threadpool(static_cast<uint32_t>(args.threads)))
       throw Fail("cannot resize the ExecuTorch thread pool to " + std::to_string(args.threads));
+  }
+  // XNNPACK's workspace (the activations inside its delegate calls): one per delegate call
+  // ("private"), one per program ("model") or one per process ("global"). Set before loading.
+  const char* kXnnpack = "XnnpackBackend";
+  if (args.workspace >= 0) {
+    executorch::runtime::BackendOptions<1> opts;
+    if (opts.set_option("workspace_sharing_mode", args.workspace) != Error::Ok ||
+        executorch::runtime::set_option(kXnnpack, opts.view()) != Error::Ok)
+      throw Fail("cannot set XNNPACK's workspace sharing mode" + last_log());
+  }
+  int workspace_mode = -1;
+  {
+    executorch::runtime::BackendOptions<1> opts;
+    if (opts.set_option("workspace_sharing_mode", 0) == Error::Ok &&
+        executorch::runtime::get_option(kXnnpack, opts.view()) == Error::Ok)
+      if (const int* v = std::get_if<int>(&opts.view()[0].value)) workspace_mode = *v;
   }
   Module module(args.model, Module::LoadMode::Mmap);
   if (Error e = module.load(executorch::runtime::Program::Verification::InternalConsistency);
@@ -851,6 +882,8 @@ int run(const Args& args) {
     << ", \"sample_rate\": " << meta.sample_rate << ", \"frames\": " << N << ", \"seconds\": " << fmt(seconds, 3)
     << ", \"chunk\": " << L << ", \"step\": " << (meta.chunk - meta.context - meta.lookahead)
     << ", \"chunks\": " << plan.size() << ", \"threads\": " << threads
+    << ", \"xnnpack_workspace\": " << json_str(workspace_mode == 0 ? "private" : workspace_mode == 1 ? "model"
+                                           : workspace_mode == 2 ? "global" : "unknown")
     << ", \"ms_per_chunk_median\": " << fmt(median, 2) << ", \"ms_per_chunk_mean\": " << fmt(mean, 2)
     << ", \"ms_per_chunk_min\": " << fmt(sorted.front(), 2) << ", \"ms_per_chunk_max\": " << fmt(sorted.back(), 2)
     << ", \"ms_first_chunk\": " << fmt(times.front(), 2)
