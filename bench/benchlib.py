@@ -50,9 +50,10 @@ def etdump_by_operator(etdump: str | Path) -> tuple[float, list[tuple[str, float
     return total, rows
 
 
-NETWORK_OPS = re.compile(r"QC8|QS8|QD8|QU8|Convolution|Deconvolution|Sigmoid")
+NETWORK_OPS = re.compile(r"QC8|QS8|QD8|QU8|Convolution|Deconvolution|Sigmoid|Convert|\bX8\b")
 """XNNPACK operators only the mask network runs: its quantized (de)convolutions and fully
-connected layers, the float <-> int8 conversions around them and the output sigmoid."""
+connected layers, the float <-> int8 conversions around them, the moves of int8 data (``X8``)
+and the output sigmoid."""
 
 
 def split_profile(rows: list[tuple[str, float, int]]) -> dict[str, float]:
