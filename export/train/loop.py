@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="demix-train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="MUSDB18-HQ-layout root")
     p.add_argument("--config", default=None,
-                   help="named config (xumx-rt, tiny, tiny-small, ...) or a config .json "
-                        "(default xumx-rt; with --resume: the run's own)")
+                   help="named config (xumx-rt, tiny, tiny-small, bark64-small, ...) or a "
+                        "config .json (default xumx-rt; with --resume: the run's own)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=32, help="per process")

@@ -113,9 +113,12 @@ def plan_chunks(n_samples: int, spec: ChunkSpec) -> list[Chunk]:
 
 
 #: Default chunk length in slice hops per configuration, chosen by measurement (docs/formats.md,
-#: "Chunk length"): context + look-ahead are 8 hops for both, so 48 hops spends 17 % of the work on
-#: overlap while memory grows linearly with the chunk. xumx-rt: 9.83 s; tiny: 1.10 s.
-DEFAULT_CHUNK_HOPS: dict[str, int] = {"xumx-rt": 48, "tiny": 48, "tiny-small": 48}
+#: "Chunk length"): context + look-ahead are 8 hops for all, so 48 hops spends 17 % of the work on
+#: overlap while memory grows linearly with the chunk. xumx-rt: 9.83 s; tiny: 1.10 s;
+#: bark64: 2.37 s.
+DEFAULT_CHUNK_HOPS: dict[str, int] = {
+    "xumx-rt": 48, "tiny": 48, "tiny-small": 48, "bark64-small": 48
+}
 
 
 def default_chunk_hops(config: str, transform: SliCQT | None = None) -> int:

@@ -42,10 +42,15 @@ def _named_separators() -> dict[str, SeparatorConfig]:
         "xumx-rt": SeparatorConfig("xumx-rt", TRANSFORM_CONFIGS["xumx-rt"], CDAEConfig()),
         # tiny transform with upstream's CDAE sizes (as upstream's own tiny_rt model)
         "tiny": SeparatorConfig("tiny", TRANSFORM_CONFIGS["tiny"], CDAEConfig()),
-        # the bundled default model (mobile_core/assets/default_model.pt): tiny transform, CDAE
-        # hidden channels 16/16 (704,378 parameters, 2.8 MB fp32; see docs/model_card.md)
+        # the first bundled model's: tiny transform, CDAE hidden channels 16/16 (704,378
+        # parameters, 2.8 MB fp32)
         "tiny-small": SeparatorConfig(
             "tiny-small", TRANSFORM_CONFIGS["tiny"], CDAEConfig(hidden1=16, hidden2=16)
+        ),
+        # the bundled default model (mobile_core/assets/default_model.pt; see
+        # docs/model_card.md): Bark 64 bins from 32.9 Hz, CDAE hidden channels 16/16
+        "bark64-small": SeparatorConfig(
+            "bark64-small", TRANSFORM_CONFIGS["bark64"], CDAEConfig(hidden1=16, hidden2=16)
         ),
     }
 

@@ -28,6 +28,8 @@ TRANSFORM_CONFIGS: dict[str, TransformConfig] = {
     "xumx-rt": TransformConfig("bark", 262, 32.9, 22050.0),
     # low-latency configuration: Mel, 32 bins, 115.5-22050 Hz (slice length 2016 samples)
     "tiny": TransformConfig("mel", 32, 115.5, 22050.0),
+    # the bundled model's transform: Bark, 64 bins from upstream's 32.9 Hz (slice length 4360)
+    "bark64": TransformConfig("bark", 64, 32.9, 22050.0),
 }
 
 
